@@ -1,0 +1,205 @@
+// App settings: the one place that names them, gives defaults and validates them.
+// infra/ sets exactly these names (a test checks both directions), docs/operations.md explains them.
+
+export interface Settings {
+  /** Registries (ARM ids) whose ImagePushed events may start cascades. Events from any other topic are ignored. */
+  watchedRegistries: string[];
+  /** Key Vaults (ARM ids) whose secret events may start credential checks. */
+  watchedVaults: string[];
+  /** Scopes (subscription, resource group or registry ids) whose ACR tasks acr-cascade manages. */
+  managedScopes: string[];
+  /** Pushes of one tag within this many seconds coalesce into one cascade. */
+  settleSeconds: number;
+  /** At most this many runs in flight per cascade. */
+  maxParallelRuns: number;
+  /** A run that fails for a non-authorisation reason is retried this many times. */
+  transientRetries: number;
+  /** Create missing pull role assignments instead of only reporting them. */
+  autoRemediate: boolean;
+  /** Secrets expiring within this many days are reported `expiring`. */
+  secretWarningDays: number;
+  /** NCRONTAB (6 fields) of the scheduled credential check. */
+  credentialCheckSchedule: string;
+  /** NCRONTAB (6 fields) of the scheduled dependency index refresh. */
+  indexRefreshSchedule: string;
+  /** Event Grid custom topic endpoint for outbound CloudEvents; empty = no notifications. */
+  notificationTopicEndpoint: string;
+  /** ARM endpoint (public cloud by default). */
+  armEndpoint: string;
+  /** Key Vault challenge resource verification; switch off only for endpoints not under *.vault.azure.net. */
+  keyVaultVerifyChallengeResource: boolean;
+  /** Client id of a user-assigned identity for the app; empty = system-assigned. */
+  appIdentityClientId: string;
+  /** Table Storage connection (AzureWebJobsStorage by default). */
+  storageConnection: string;
+  /** Durable task hub name. */
+  taskHub: string;
+}
+
+export interface SettingSpec {
+  env: string;
+  default: string;
+  description: string;
+}
+
+/** Every setting by environment variable name. Order matters only for docs. */
+export const SETTING_SPECS = {
+  watchedRegistries: {
+    env: 'CASCADE_WATCHED_REGISTRIES',
+    default: '',
+    description: 'comma-separated ARM ids of base registries',
+  },
+  watchedVaults: { env: 'CASCADE_WATCHED_VAULTS', default: '', description: 'comma-separated ARM ids of Key Vaults' },
+  managedScopes: {
+    env: 'CASCADE_MANAGED_SCOPES',
+    default: '',
+    description: 'comma-separated ARM scopes (subscription, resource group or registry) whose tasks are managed',
+  },
+  settleSeconds: { env: 'CASCADE_SETTLE_SECONDS', default: '30', description: 'settle window in seconds (0-3600)' },
+  maxParallelRuns: {
+    env: 'CASCADE_MAX_PARALLEL_RUNS',
+    default: '20',
+    description: 'runs in flight per cascade (1-500)',
+  },
+  transientRetries: {
+    env: 'CASCADE_TRANSIENT_RETRIES',
+    default: '1',
+    description: 'retries of a run that failed for a transient reason (0-3)',
+  },
+  autoRemediate: {
+    env: 'CASCADE_AUTO_REMEDIATE',
+    default: 'false',
+    description: 'create missing pull role assignments',
+  },
+  secretWarningDays: {
+    env: 'CASCADE_SECRET_WARNING_DAYS',
+    default: '30',
+    description: 'days before expiry a secret is reported expiring (1-365)',
+  },
+  credentialCheckSchedule: {
+    env: 'CASCADE_CREDENTIAL_CHECK_SCHEDULE',
+    default: '0 0 3 * * *',
+    description: 'NCRONTAB of the credential check',
+  },
+  indexRefreshSchedule: {
+    env: 'CASCADE_INDEX_REFRESH_SCHEDULE',
+    default: '0 */15 * * * *',
+    description: 'NCRONTAB of the index refresh',
+  },
+  notificationTopicEndpoint: {
+    env: 'CASCADE_NOTIFICATION_TOPIC_ENDPOINT',
+    default: '',
+    description: 'Event Grid topic endpoint for outbound CloudEvents',
+  },
+  armEndpoint: { env: 'CASCADE_ARM_ENDPOINT', default: 'https://management.azure.com', description: 'ARM endpoint' },
+  keyVaultVerifyChallengeResource: {
+    env: 'CASCADE_KEYVAULT_VERIFY_CHALLENGE_RESOURCE',
+    default: 'true',
+    description: 'verify the Key Vault challenge resource matches the vault host',
+  },
+  appIdentityClientId: {
+    env: 'AZURE_CLIENT_ID',
+    default: '',
+    description: 'client id of the app user-assigned identity (empty = system-assigned)',
+  },
+  storageConnection: {
+    env: 'AzureWebJobsStorage',
+    default: 'UseDevelopmentStorage=true',
+    description: 'Table Storage connection string',
+  },
+  taskHub: { env: 'CASCADE_TASK_HUB', default: 'AcrCascade', description: 'Durable task hub name' },
+} as const satisfies Record<keyof Settings, SettingSpec>;
+
+/** Thrown at start-up (and by HTTP functions) when a setting is malformed; the message names the setting. */
+export class SettingsError extends Error {
+  constructor(
+    readonly setting: string,
+    message: string,
+  ) {
+    super(`${setting}: ${message}`);
+    this.name = 'SettingsError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+function raw(env: Env, key: keyof Settings): string {
+  const spec = SETTING_SPECS[key];
+  const v = env[spec.env];
+  return v === undefined || v.trim() === '' ? spec.default : v.trim();
+}
+
+function list(env: Env, key: keyof Settings, mustLookLike: RegExp, what: string): string[] {
+  const items = raw(env, key)
+    .split(/[,;\s]+/)
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const item of items) {
+    if (!mustLookLike.test(item)) throw new SettingsError(SETTING_SPECS[key].env, `'${item}' is not ${what}`);
+  }
+  return items;
+}
+
+function int(env: Env, key: keyof Settings, min: number, max: number): number {
+  const text = raw(env, key);
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new SettingsError(SETTING_SPECS[key].env, `'${text}' is not an integer between ${min} and ${max}`);
+  }
+  return n;
+}
+
+function bool(env: Env, key: keyof Settings): boolean {
+  const text = raw(env, key).toLowerCase();
+  if (text === 'true' || text === '1') return true;
+  if (text === 'false' || text === '0') return false;
+  throw new SettingsError(SETTING_SPECS[key].env, `'${text}' is not true or false`);
+}
+
+function url(env: Env, key: keyof Settings, optional: boolean): string {
+  const text = raw(env, key);
+  if (optional && text === '') return '';
+  try {
+    const u = new URL(text);
+    if (u.protocol !== 'https:') throw new Error('not https');
+  } catch {
+    throw new SettingsError(SETTING_SPECS[key].env, `'${text}' is not an https URL`);
+  }
+  return text.replace(/\/+$/, '');
+}
+
+function cron(env: Env, key: keyof Settings): string {
+  const text = raw(env, key);
+  if (text.split(/\s+/).length !== 6) {
+    throw new SettingsError(SETTING_SPECS[key].env, `'${text}' is not a 6-field NCRONTAB expression (seconds first)`);
+  }
+  return text;
+}
+
+const REGISTRY_ID =
+  /^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.ContainerRegistry\/registries\/[^/]+$/i;
+const VAULT_ID = /^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.KeyVault\/vaults\/[^/]+$/i;
+const SCOPE_ID =
+  /^\/subscriptions\/[^/]+(\/resourceGroups\/[^/]+(\/providers\/Microsoft\.ContainerRegistry\/registries\/[^/]+)?)?$/i;
+
+/** Reads and validates every setting; throws SettingsError naming the first bad one. */
+export function loadSettings(env: Env = process.env): Settings {
+  return {
+    watchedRegistries: list(env, 'watchedRegistries', REGISTRY_ID, 'a container registry resource id'),
+    watchedVaults: list(env, 'watchedVaults', VAULT_ID, 'a key vault resource id'),
+    managedScopes: list(env, 'managedScopes', SCOPE_ID, 'a subscription, resource group or registry id'),
+    settleSeconds: int(env, 'settleSeconds', 0, 3600),
+    maxParallelRuns: int(env, 'maxParallelRuns', 1, 500),
+    transientRetries: int(env, 'transientRetries', 0, 3),
+    autoRemediate: bool(env, 'autoRemediate'),
+    secretWarningDays: int(env, 'secretWarningDays', 1, 365),
+    credentialCheckSchedule: cron(env, 'credentialCheckSchedule'),
+    indexRefreshSchedule: cron(env, 'indexRefreshSchedule'),
+    notificationTopicEndpoint: url(env, 'notificationTopicEndpoint', true),
+    armEndpoint: url(env, 'armEndpoint', false),
+    keyVaultVerifyChallengeResource: bool(env, 'keyVaultVerifyChallengeResource'),
+    appIdentityClientId: raw(env, 'appIdentityClientId'),
+    storageConnection: raw(env, 'storageConnection'),
+    taskHub: raw(env, 'taskHub'),
+  };
+}
