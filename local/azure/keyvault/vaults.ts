@@ -1,0 +1,4 @@
+// PLACEHOLDER — replaced by the helper that owns this module.
+import type { Emulator } from '../core/emulator.js';
+
+export function registerKeyVaultArm(_emu: Emulator): void {}
