@@ -14,6 +14,9 @@ export interface Settings {
   maxParallelRuns: number;
   /** A run that fails for a non-authorisation reason is retried this many times. */
   transientRetries: number;
+  /** First poll of a scheduled run after this many seconds; doubles up to pollMaxSeconds. */
+  pollInitialSeconds: number;
+  pollMaxSeconds: number;
   /** Create missing pull role assignments instead of only reporting them. */
   autoRemediate: boolean;
   /** Secrets expiring within this many days are reported `expiring`. */
@@ -66,6 +69,12 @@ export const SETTING_SPECS = {
     default: '1',
     description: 'retries of a run that failed for a transient reason (0-3)',
   },
+  pollInitialSeconds: {
+    env: 'CASCADE_POLL_INITIAL_SECONDS',
+    default: '10',
+    description: 'seconds before the first status poll of a run (1-600)',
+  },
+  pollMaxSeconds: { env: 'CASCADE_POLL_MAX_SECONDS', default: '60', description: 'cap of the poll backoff (1-3600)' },
   autoRemediate: {
     env: 'CASCADE_AUTO_REMEDIATE',
     default: 'false',
@@ -191,6 +200,8 @@ export function loadSettings(env: Env = process.env): Settings {
     settleSeconds: int(env, 'settleSeconds', 0, 3600),
     maxParallelRuns: int(env, 'maxParallelRuns', 1, 500),
     transientRetries: int(env, 'transientRetries', 0, 3),
+    pollInitialSeconds: int(env, 'pollInitialSeconds', 1, 600),
+    pollMaxSeconds: int(env, 'pollMaxSeconds', 1, 3600),
     autoRemediate: bool(env, 'autoRemediate'),
     secretWarningDays: int(env, 'secretWarningDays', 1, 365),
     credentialCheckSchedule: cron(env, 'credentialCheckSchedule'),

@@ -1,5 +1,6 @@
 // Starts a private emulator for one test file and hands out credentials that use the real token endpoint protocol.
-import type { AccessToken, GetTokenOptions, TokenCredential } from '@azure/identity';
+import type { TokenCredential } from '@azure/identity';
+import { EmulatorTokenCredential } from '../../local/azure/credential.js';
 import {
   startEmulator,
   describeStack,
@@ -20,27 +21,6 @@ export interface TestEmulator {
   /** Calls the admin API. */
   admin(method: string, path: string, body?: unknown): Promise<Response>;
   stop(): Promise<void>;
-}
-
-/** TokenCredential over the App Service managed-identity protocol (what @azure/identity speaks on Functions). */
-export class EmulatorTokenCredential implements TokenCredential {
-  constructor(
-    private readonly endpoint: string,
-    private readonly header: string,
-    private readonly clientId?: string,
-  ) {}
-  async getToken(scopes: string | string[], _options?: GetTokenOptions): Promise<AccessToken> {
-    const scope = Array.isArray(scopes) ? scopes[0]! : scopes;
-    const resource = scope.replace(/\/\.default$/, '');
-    const url = new URL(this.endpoint);
-    url.searchParams.set('api-version', '2019-08-01');
-    url.searchParams.set('resource', resource);
-    if (this.clientId) url.searchParams.set('client_id', this.clientId);
-    const res = await fetch(url, { headers: { 'X-IDENTITY-HEADER': this.header } });
-    if (!res.ok) throw new Error(`token endpoint answered ${res.status}: ${await res.text()}`);
-    const body = (await res.json()) as { access_token: string; expires_on: string };
-    return { token: body.access_token, expiresOnTimestamp: Number(body.expires_on) * 1000 };
-  }
 }
 
 export async function startTestEmulator(): Promise<TestEmulator> {
@@ -69,3 +49,5 @@ export function allowTokenEndpoint(p: Principal): void {
 }
 
 export { appPrincipal, operatorPrincipal };
+
+export { EmulatorTokenCredential };

@@ -1,0 +1,98 @@
+// The only place that constructs Azure SDK clients: one credential, the configured ARM endpoint, retry that honours
+// Retry-After (the SDK pipeline's throttling policy does this for 429 and 503), and per-subscription/vault caches.
+import { ManagedIdentityCredential, DefaultAzureCredential, type TokenCredential } from '@azure/identity';
+import { ContainerRegistryManagementClient } from '@azure/arm-containerregistry';
+import { AuthorizationManagementClient } from '@azure/arm-authorization';
+import { ManagedServiceIdentityClient } from '@azure/arm-msi';
+import { KeyVaultManagementClient } from '@azure/arm-keyvault';
+import { SecretClient } from '@azure/keyvault-secrets';
+import { TableClient } from '@azure/data-tables';
+import { EventGridPublisherClient } from '@azure/eventgrid';
+import type { Settings } from '../config/settings.js';
+
+export interface AzureClients {
+  readonly credential: TokenCredential;
+  acr(subscriptionId: string): ContainerRegistryManagementClient;
+  authorization(subscriptionId: string): AuthorizationManagementClient;
+  identities(subscriptionId: string): ManagedServiceIdentityClient;
+  vaults(subscriptionId: string): KeyVaultManagementClient;
+  secrets(vaultUrl: string): SecretClient;
+  table(name: string): TableClient;
+  /** Outbound notifications; undefined when no topic is configured. */
+  publisher(): EventGridPublisherClient<'CloudEvent'> | undefined;
+}
+
+const ARM_SCOPE = 'https://management.azure.com/.default';
+// Generous retries: ARM throttling is normal at scale and the pipeline waits the Retry-After it is given.
+const RETRY = { maxRetries: 6, retryDelayInMs: 500, maxRetryDelayInMs: 30_000 };
+
+function memo<T>(make: (key: string) => T): (key: string) => T {
+  const cache = new Map<string, T>();
+  return (key) => {
+    const k = key.toLowerCase();
+    let v = cache.get(k);
+    if (!v) {
+      v = make(key);
+      cache.set(k, v);
+    }
+    return v;
+  };
+}
+
+/** Managed identity on Functions (IDENTITY_ENDPOINT present); DefaultAzureCredential elsewhere (developer machines). */
+export function createCredential(settings: Pick<Settings, 'appIdentityClientId'>): TokenCredential {
+  if (process.env.IDENTITY_ENDPOINT || process.env.MSI_ENDPOINT) {
+    return settings.appIdentityClientId
+      ? new ManagedIdentityCredential({ clientId: settings.appIdentityClientId })
+      : new ManagedIdentityCredential();
+  }
+  return new DefaultAzureCredential(
+    settings.appIdentityClientId ? { managedIdentityClientId: settings.appIdentityClientId } : {},
+  );
+}
+
+/** Parses `AccountName=...;` connection strings, `UseDevelopmentStorage=true`, or an account name (identity-based). */
+function tableClientFactory(connection: string, credential: TokenCredential): (table: string) => TableClient {
+  if (/^UseDevelopmentStorage=true/i.test(connection)) {
+    const dev =
+      'DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;TableEndpoint=http://127.0.0.1:10002/devstoreaccount1;';
+    return (t) => TableClient.fromConnectionString(dev, t, { allowInsecureConnection: true });
+  }
+  if (/AccountName=|TableEndpoint=/i.test(connection)) {
+    const insecure = /TableEndpoint=http:|DefaultEndpointsProtocol=http;/i.test(connection);
+    return (t) => TableClient.fromConnectionString(connection, t, { allowInsecureConnection: insecure });
+  }
+  // Identity-based: AzureWebJobsStorage__accountName (Functions convention) or a table service URL.
+  const url = /^https:\/\//i.test(connection) ? connection : `https://${connection}.table.core.windows.net`;
+  return (t) => new TableClient(url, t, credential);
+}
+
+export function createAzureClients(settings: Settings, credential = createCredential(settings)): AzureClients {
+  const arm = { endpoint: settings.armEndpoint, credentialScopes: [ARM_SCOPE], retryOptions: RETRY };
+  const storage =
+    process.env.AzureWebJobsStorage__accountName ??
+    process.env.AzureWebJobsStorage__tableServiceUri ??
+    settings.storageConnection;
+  const tables = memo(tableClientFactory(storage, credential));
+  let publisher: EventGridPublisherClient<'CloudEvent'> | undefined;
+  return {
+    credential,
+    acr: memo((sub) => new ContainerRegistryManagementClient(credential, sub, arm)),
+    authorization: memo((sub) => new AuthorizationManagementClient(credential, sub, arm)),
+    identities: memo((sub) => new ManagedServiceIdentityClient(credential, sub, arm)),
+    vaults: memo((sub) => new KeyVaultManagementClient(credential, sub, arm)),
+    secrets: memo(
+      (vaultUrl) =>
+        new SecretClient(vaultUrl, credential, {
+          disableChallengeResourceVerification: !settings.keyVaultVerifyChallengeResource,
+          retryOptions: RETRY,
+        }),
+    ),
+    table: tables,
+    publisher: () => {
+      if (!settings.notificationTopicEndpoint) return undefined;
+      publisher ??= new EventGridPublisherClient(settings.notificationTopicEndpoint, 'CloudEvent', credential);
+      return publisher;
+    },
+  };
+}
