@@ -4,7 +4,7 @@
 //   --persist            keep state under .local/emulator (a restart keeps the topology)
 //   --no-seed            start empty
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { guidFrom } from './guid.js';
 import { join } from 'node:path';
 import { DEFAULT_TLS_DIR, ensureTls } from './core/tls.js';
 
@@ -18,12 +18,6 @@ function reexecWithCa(): boolean {
     env: { ...process.env, NODE_EXTRA_CA_CERTS: ca, NO_PROXY: '127.0.0.1,localhost' },
   });
   process.exit(r.status ?? 1);
-}
-
-/** Deterministic GUID from a label, so re-running the seed names the same role assignments. */
-export function guidFrom(label: string): string {
-  const h = createHash('sha1').update(label).digest('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
 function flag(name: string): string | undefined {

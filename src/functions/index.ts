@@ -1,3 +1,6 @@
 // The app's entry point (package.json "main"): importing a module registers its functions with @azure/functions.
 // Core Tools and the local host both load this file; nothing here knows which one is running it.
 import './health.js';
+import './plan.js'; // GET/POST /api/plan, /api/graph, /api/index — dependency index, plans, preflight
+import './cascade.js'; // onRegistryEvent, /api/rebuilds, rebuild orchestrations and run activities
+import './credentials.js'; // onVaultEvent, credential timer, /api/credentials, credential orchestration

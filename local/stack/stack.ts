@@ -1,0 +1,297 @@
+// The local stack: the Azure emulator (in this process), Azurite's Table service and the Functions host (child
+// processes), seeded with the scenario and wired so a push really flows registry → Event Grid → webhook → function.
+// `npm start` runs it; e2e tests start one per file with free ports.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import {
+  startEmulator,
+  describeStack,
+  writeStackFile,
+  operatorPrincipal,
+  appPrincipal,
+  type Emulator,
+  type StackDescription,
+} from '../azure/index.js';
+import { EmulatorTokenCredential } from '../azure/credential.js';
+import { seedScenario, createSubscriptions, SEED, type SeedResult } from '../azure/seed.js';
+import { guidFrom } from '../azure/guid.js';
+
+export interface StackOptions {
+  /** Project root (package.json of the app). */
+  root?: string;
+  /** Where state, keys and stack.json live (default `<root>/.local`). */
+  stateDir?: string;
+  ports?: { arm?: number; identity?: number; host?: number; azurite?: number };
+  seed?: boolean;
+  /** Extra app settings (environment of the host), e.g. a short settle window in tests. */
+  appSettings?: Record<string, string>;
+  /** Emulated ACR run duration. */
+  runDurationMs?: number;
+  /** Keep emulator state under stateDir/emulator. */
+  persist?: boolean;
+  log?: (line: string) => void;
+  /** Where to write stack.json (default `<stateDir>/stack.json`); null = don't write. */
+  stackFile?: string | null;
+}
+
+export interface FunctionsInfo {
+  baseUrl: string;
+  masterKey: string;
+  functionKey: string;
+  eventGridKey: string;
+}
+
+export interface RunningStack {
+  emu: Emulator;
+  description: StackDescription & { functions: FunctionsInfo };
+  seed?: SeedResult;
+  operator: EmulatorTokenCredential;
+  /** The app settings the host was started with. */
+  appSettings: Record<string, string>;
+  /** SIGKILLs the host (no clean shutdown), as a crash would. */
+  killHost(): Promise<void>;
+  /** Starts the host again on the same port and state. */
+  startHost(): Promise<FunctionsInfo>;
+  stop(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Spawns a child and resolves with the first stdout line `match` accepts; rejects with its output if it exits. */
+function spawnUntil<T>(
+  cmd: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  cwd: string,
+  match: (line: string) => T | undefined,
+  log: (line: string) => void,
+  prefix: string,
+): Promise<{ child: ChildProcess; value: T }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const tail: string[] = [];
+    let done = false;
+    const onLine = (line: string) => {
+      tail.push(line);
+      if (tail.length > 40) tail.shift();
+      if (!done) {
+        const v = match(line);
+        if (v !== undefined) {
+          done = true;
+          resolve({ child, value: v });
+          return;
+        }
+      }
+      log(`${prefix} ${line}`);
+    };
+    createInterface({ input: child.stdout! }).on('line', onLine);
+    createInterface({ input: child.stderr! }).on('line', onLine);
+    child.once('exit', (code, signal) => {
+      if (!done) reject(new Error(`${prefix} exited (${signal ?? code}) before it was ready:\n${tail.join('\n')}`));
+    });
+  });
+}
+
+export async function startStack(opts: StackOptions = {}): Promise<RunningStack> {
+  const root = opts.root ?? process.cwd();
+  const stateDir = opts.stateDir ?? join(root, '.local');
+  const log = opts.log ?? (() => {});
+  mkdirSync(stateDir, { recursive: true });
+  if (!process.env.NODE_EXTRA_CA_CERTS) {
+    throw new Error(
+      'NODE_EXTRA_CA_CERTS must point at the emulator CA before the process starts (npm scripts set it).',
+    );
+  }
+
+  // 1. Emulator (ARM, Key Vault, Event Grid, ACR) in this process.
+  const emu = await startEmulator({
+    port: opts.ports?.arm ?? 0,
+    identityPort: opts.ports?.identity ?? 0,
+    persistDir: opts.persist ? join(stateDir, 'emulator') : undefined,
+    log: () => {},
+  });
+  const children: ChildProcess[] = [];
+  const stopAll = async () => {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
+    await Promise.all(
+      children.map((c) =>
+        c.exitCode === null && c.signalCode === null ? new Promise((r) => c.once('exit', r)) : null,
+      ),
+    );
+    await emu.stop();
+  };
+  try {
+    if (opts.runDurationMs !== undefined) {
+      await fetch(`${emu.armEndpoint}/_emulator/acr/runs/config`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ durationMs: opts.runDurationMs }),
+      });
+    }
+    const operator = new EmulatorTokenCredential(
+      emu.identityEndpoint,
+      emu.identityHeader,
+      operatorPrincipal(emu).clientId,
+    );
+    const target = {
+      subscriptionId: emu.subscriptionId,
+      tenantId: emu.tenantId,
+      armEndpoint: emu.armEndpoint,
+      operator,
+      appPrincipalId: appPrincipal(emu).objectId,
+      pushImage: async (registry: string, repository: string, tag: string) =>
+        emu.services.registryData!.pushSyntheticImage(registry, repository, tag).digest,
+      guid: guidFrom,
+    };
+
+    // 2. Seed the scenario (unless already there from a persisted state).
+    let seed: SeedResult | undefined;
+    const seeded = emu.store.listResources('Microsoft.ContainerRegistry/registries').length > 0;
+    if (opts.seed !== false && !seeded) {
+      seed = await seedScenario(target, { runTasksOnce: true, log: (l) => log(`[seed] ${l}`) });
+    }
+
+    // 3. Azurite (Table service only; in memory unless persisting).
+    const azuritePort = opts.ports?.azurite || (await freePort());
+    const azuriteArgs = [
+      '--tableHost',
+      '127.0.0.1',
+      '--tablePort',
+      String(azuritePort),
+      '--skipApiVersionCheck',
+      '--disableTelemetry',
+    ];
+    if (opts.persist) azuriteArgs.push('--location', join(stateDir, 'azurite'));
+    else azuriteArgs.push('--inMemoryPersistence');
+    const azurite = await spawnUntil(
+      join(root, 'node_modules', '.bin', 'azurite-table'),
+      azuriteArgs,
+      process.env,
+      root,
+      (l) => (/successfully (started|listening)/i.test(l) ? true : undefined),
+      log,
+      '[azurite]',
+    );
+    children.push(azurite.child);
+    const storage = `DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;TableEndpoint=http://127.0.0.1:${azuritePort}/devstoreaccount1;`;
+
+    // 4. The Functions host with the app, configured exactly as on Azure but pointing at the emulator.
+    const sub = emu.subscriptionId;
+    const rgId = `/subscriptions/${sub}/resourceGroups/${SEED.resourceGroup}`;
+    const appSettings: Record<string, string> = {
+      AzureWebJobsStorage: storage,
+      CASCADE_ARM_ENDPOINT: emu.armEndpoint,
+      CASCADE_KEYVAULT_VERIFY_CHALLENGE_RESOURCE: 'false',
+      CASCADE_WATCHED_REGISTRIES: `${rgId}/providers/Microsoft.ContainerRegistry/registries/${SEED.baseRegistry}`,
+      CASCADE_WATCHED_VAULTS: `${rgId}/providers/Microsoft.KeyVault/vaults/${SEED.vault}`,
+      CASCADE_MANAGED_SCOPES: `/subscriptions/${sub}`,
+      CASCADE_SETTLE_SECONDS: '5',
+      CASCADE_POLL_INITIAL_SECONDS: '1',
+      CASCADE_POLL_MAX_SECONDS: '5',
+      ...opts.appSettings,
+    };
+    const hostEnv: NodeJS.ProcessEnv = {
+      ...process.env,
+      ...appSettings,
+      IDENTITY_ENDPOINT: emu.identityEndpoint,
+      IDENTITY_HEADER: emu.identityHeader,
+      NO_PROXY: '127.0.0.1,localhost',
+    };
+    const hostPort = opts.ports?.host || (await freePort());
+    let host: ChildProcess | undefined;
+    const launchHost = async (): Promise<FunctionsInfo> => {
+      const started = await spawnUntil(
+        join(root, 'node_modules', '.bin', 'tsx'),
+        [
+          join(root, 'local', 'host', 'main.ts'),
+          '--app',
+          root,
+          '--port',
+          String(hostPort),
+          '--state',
+          join(stateDir, 'host'),
+        ],
+        hostEnv,
+        root,
+        (l) => {
+          if (!l.startsWith('{')) return undefined;
+          try {
+            const j = JSON.parse(l) as {
+              ready?: boolean;
+              baseUrl: string;
+              keys: { master: string; function: string; eventGrid: string };
+            };
+            return j.ready ? j : undefined;
+          } catch {
+            return undefined;
+          }
+        },
+        log,
+        '',
+      );
+      host = started.child;
+      children.push(host);
+      return {
+        baseUrl: started.value.baseUrl,
+        masterKey: started.value.keys.master,
+        functionKey: started.value.keys.function,
+        eventGridKey: started.value.keys.eventGrid,
+      };
+    };
+    const functions = await launchHost();
+
+    // 5. Event Grid subscriptions from the base registry and the vault to the app's functions (handshake included).
+    const hook = (fn: string) =>
+      `${functions.baseUrl}/runtime/webhooks/eventgrid?functionName=${fn}&code=${functions.eventGridKey}`;
+    if (opts.seed !== false) {
+      await createSubscriptions(target, appSettings.CASCADE_WATCHED_REGISTRIES!, appSettings.CASCADE_WATCHED_VAULTS!, {
+        registryEvents: hook('onRegistryEvent'),
+        vaultEvents: hook('onVaultEvent'),
+      });
+      log('[stack] event subscriptions: mybaseregistry → onRegistryEvent, mykeyvault → onVaultEvent');
+    }
+
+    const description = {
+      ...describeStack(emu),
+      functions,
+      azurite: { tableEndpoint: `http://127.0.0.1:${azuritePort}/devstoreaccount1` },
+    };
+    const stackFile = opts.stackFile === undefined ? join(stateDir, 'stack.json') : opts.stackFile;
+    if (stackFile) writeStackFile(stackFile, description);
+
+    return {
+      emu,
+      description,
+      seed,
+      operator,
+      appSettings,
+      killHost: async () => {
+        if (!host || host.exitCode !== null || host.signalCode !== null) return;
+        const exited = new Promise((r) => host!.once('exit', r));
+        host.kill('SIGKILL');
+        await exited;
+      },
+      startHost: async () => {
+        const info = await launchHost();
+        description.functions = info;
+        return info;
+      },
+      stop: stopAll,
+    };
+  } catch (err) {
+    await stopAll().catch(() => {});
+    throw err;
+  }
+}
