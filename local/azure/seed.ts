@@ -73,7 +73,8 @@ export async function seedScenario(t: SeedTarget, opts: SeedOptions = {}): Promi
   const acr = new ContainerRegistryManagementClient(t.operator, sub, armOptions(t.armEndpoint));
   const authz = new AuthorizationManagementClient(t.operator, sub, armOptions(t.armEndpoint));
   const msi = new ManagedServiceIdentityClient(t.operator, sub, armOptions(t.armEndpoint));
-  const kvm = new KeyVaultManagementClient(t.operator, sub, armOptions(t.armEndpoint));
+  // The new-generation Key Vault client reads `credentials.scopes`, not credentialScopes.
+  const kvm = new KeyVaultManagementClient(t.operator, sub, { endpoint: t.armEndpoint, credentials: { scopes: ['https://management.azure.com/.default'] } });
 
   // az group create --name myResourceGroup --location eastus (no Resources SDK installed: plain ARM call)
   const token = await t.operator.getToken('https://management.azure.com/.default');

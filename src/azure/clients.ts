@@ -69,6 +69,8 @@ function tableClientFactory(connection: string, credential: TokenCredential): (t
 
 export function createAzureClients(settings: Settings, credential = createCredential(settings)): AzureClients {
   const arm = { endpoint: settings.armEndpoint, credentialScopes: [ARM_SCOPE], retryOptions: RETRY };
+  // The new-generation Key Vault management client ignores credentialScopes and reads `credentials.scopes`.
+  const armNextGen = { endpoint: settings.armEndpoint, credentials: { scopes: [ARM_SCOPE] }, retryOptions: RETRY };
   const storage =
     process.env.AzureWebJobsStorage__accountName ??
     process.env.AzureWebJobsStorage__tableServiceUri ??
@@ -80,7 +82,7 @@ export function createAzureClients(settings: Settings, credential = createCreden
     acr: memo((sub) => new ContainerRegistryManagementClient(credential, sub, arm)),
     authorization: memo((sub) => new AuthorizationManagementClient(credential, sub, arm)),
     identities: memo((sub) => new ManagedServiceIdentityClient(credential, sub, arm)),
-    vaults: memo((sub) => new KeyVaultManagementClient(credential, sub, arm)),
+    vaults: memo((sub) => new KeyVaultManagementClient(credential, sub, armNextGen)),
     secrets: memo(
       (vaultUrl) =>
         new SecretClient(vaultUrl, credential, {

@@ -141,6 +141,8 @@ export class Emulator {
   private identityServer?: Server;
   private readonly eventSinks: ((e: EmittedEvent) => void)[] = [];
   private readonly stopHooks: (() => void | Promise<void>)[] = [];
+  private readonly startHooks: (() => void | Promise<void>)[] = [];
+  private readonly clockHooks: (() => void)[] = [];
   private clockOffsetMs = 0;
   readonly host: string;
 
@@ -174,6 +176,11 @@ export class Emulator {
   }
   advanceClock(seconds: number): void {
     this.clockOffsetMs += seconds * 1000;
+    for (const h of this.clockHooks) h();
+  }
+  /** Runs synchronously after every clock advance (time-based checks such as secret expiry). */
+  onClockAdvance(hook: () => void): void {
+    this.clockHooks.push(hook);
   }
 
   // Principals (persisted alongside the ARM resources that own them) ----------------------------------------------
@@ -203,6 +210,10 @@ export class Emulator {
 
   onStop(hook: () => void | Promise<void>): void {
     this.stopHooks.push(hook);
+  }
+  /** Runs at the end of `start()`, after the ARM listener is up (e.g. re-open persisted data-plane listeners). */
+  onStart(hook: () => void | Promise<void>): void {
+    this.startHooks.push(hook);
   }
 
   // RBAC ---------------------------------------------------------------------------------------------------------
@@ -280,6 +291,7 @@ export class Emulator {
       this.identityServer!.once('error', reject);
       this.identityServer!.listen(this.opts.identityPort ?? 0, this.host, () => resolve());
     });
+    for (const h of this.startHooks) await h();
   }
 
   async stop(): Promise<void> {

@@ -117,7 +117,8 @@ function tokenize(src: string): Tok[] {
     ws: /\s+/y,
     fn: /(ActionMatches|SubOperationMatches)\s*\{\s*'([^']*)'\s*\}/y,
     cmp: /@(Request|Resource|Principal|Environment)\[([^\]]+)\]\s+([A-Za-z]+)\s+'([^']*)'/y,
-    word: /(AND|OR|&&|\|\|)/iy,
+    // Azure spells the logical operators either way: AND/&&, OR/||, NOT/!.
+    word: /(?:AND|OR|NOT)(?![A-Za-z])|&&|\|\|/iy,
   };
   while (i < src.length) {
     const ch = src[i];
@@ -126,10 +127,11 @@ function tokenize(src: string): Tok[] {
       i = re.ws.lastIndex;
       continue;
     }
-    if (ch === '(') (out.push({ t: 'lp' }), i++);
-    else if (ch === ')') (out.push({ t: 'rp' }), i++);
-    else if (ch === '!') (out.push({ t: 'not' }), i++);
-    else {
+    const single = ch === '(' ? 'lp' : ch === ')' ? 'rp' : ch === '!' ? 'not' : undefined;
+    if (single) {
+      out.push({ t: single });
+      i++;
+    } else {
       re.fn.lastIndex = i;
       const fm = re.fn.exec(src);
       if (fm) {
@@ -147,8 +149,8 @@ function tokenize(src: string): Tok[] {
       re.word.lastIndex = i;
       const wm = re.word.exec(src);
       if (wm) {
-        const w = wm[1]!.toUpperCase();
-        out.push({ t: w === 'AND' || w === '&&' ? 'and' : 'or' });
+        const w = wm[0].toUpperCase();
+        out.push({ t: w === 'AND' || w === '&&' ? 'and' : w === 'NOT' ? 'not' : 'or' });
         i = re.word.lastIndex;
         continue;
       }
@@ -174,7 +176,15 @@ function compare(op: string, actual: string | undefined, expected: string): bool
     case 'stringstartswithignorecase':
       return actual.toLowerCase().startsWith(expected.toLowerCase());
     case 'stringlike':
-      return wildcardMatches(expected, actual);
+      // Case-sensitive, with `*` (any run) and `?` (one character), unlike operation wildcards.
+      return new RegExp(
+        '^' +
+          expected
+            .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+            .replace(/\*/g, '.*')
+            .replace(/\?/g, '.') +
+          '$',
+      ).test(actual);
     default:
       throw new Error(`unsupported condition operator '${op}'`);
   }
