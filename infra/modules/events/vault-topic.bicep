@@ -1,0 +1,26 @@
+// Event Grid system topic on a Key Vault, in the vault's resource group and region. It has its own identity, used
+// only to write dead-lettered events. Azure allows one system topic per source resource.
+param vaultName string
+param topicName string
+param tags object
+
+resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
+  name: vaultName
+}
+
+resource topic 'Microsoft.EventGrid/systemTopics@2025-02-15' = {
+  name: topicName
+  location: vault.location
+  tags: tags
+  identity: {
+    type: 'SystemAssigned'
+  }
+  properties: {
+    source: vault.id
+    topicType: 'Microsoft.KeyVault.vaults'
+  }
+}
+
+output id string = topic.id
+output name string = topic.name
+output principalId string = topic.identity.principalId
