@@ -1,0 +1,181 @@
+// Azure RBAC evaluation, done the way Azure does it rather than guessed from role names: assignments at the scope or
+// any ancestor, wildcards, notActions subtracted per permission block, actions never granting dataActions, and
+// ABAC conditions (ACR repository form). Deny assignments are not modelled.
+
+import { ConditionError, evaluateCondition, parseCondition } from './abacCondition.js';
+import { ACR_CONTENT_READ, ACR_PULL_ACTION, ACR_REPOSITORY_ATTRIBUTE } from './builtInRoles.js';
+import { matchesOperation } from './operationMatch.js';
+import { coversNormalized, normalizeId, ResourceIdError } from './resourceId.js';
+import type {
+  PermissionBlock,
+  RegistryInfo,
+  RoleAssignmentInfo,
+  RoleDefinitionInfo,
+  RoleAssignmentMode,
+} from './types.js';
+
+export interface EvaluateInput {
+  principalId: string;
+  /** The resource the operation targets (a registry, a vault, `{vaultId}/secrets/{name}`). */
+  scope: string;
+  /** Exactly one of action / dataAction. */
+  action?: string;
+  dataAction?: string;
+  assignments: readonly RoleAssignmentInfo[];
+  definitions: readonly RoleDefinitionInfo[];
+  /** Repository name of the request, for ACR ABAC conditions. */
+  repository?: string;
+}
+
+export interface Grant {
+  assignmentId: string;
+  roleName: string;
+  scope: string;
+}
+
+export interface EvaluateResult {
+  allowed: boolean;
+  grantedBy?: Grant;
+  /** Assignments of this principal that apply at the scope (at it or above). */
+  considered: number;
+  /** Why an applicable assignment did not grant (unknown role, condition not met or not understood). */
+  notes: string[];
+}
+
+const definitionIndexes = new WeakMap<readonly RoleDefinitionInfo[], Map<string, RoleDefinitionInfo>>();
+
+function definitionIndex(definitions: readonly RoleDefinitionInfo[]): Map<string, RoleDefinitionInfo> {
+  let index = definitionIndexes.get(definitions);
+  if (index === undefined) {
+    index = new Map(definitions.map((d) => [d.name.toLowerCase(), d]));
+    definitionIndexes.set(definitions, index);
+  }
+  return index;
+}
+
+/** A role definition id in any form (`/providers/...`, `/subscriptions/s/providers/...`, or a bare GUID) → GUID. */
+export function roleGuidOf(roleDefinitionId: string): string {
+  const parts = roleDefinitionId.trim().replace(/\/+$/, '').split('/');
+  return (parts[parts.length - 1] ?? '').toLowerCase();
+}
+
+function blockGrants(block: PermissionBlock, operation: string, data: boolean): boolean {
+  const allow = data ? block.dataActions : block.actions;
+  const deny = data ? block.notDataActions : block.notActions;
+  return allow.some((p) => matchesOperation(p, operation)) && !deny.some((p) => matchesOperation(p, operation));
+}
+
+export function evaluate(input: EvaluateInput): EvaluateResult {
+  const { principalId, scope, action, dataAction, repository } = input;
+  if ((action === undefined) === (dataAction === undefined)) {
+    throw new TypeError('evaluate: give exactly one of action or dataAction');
+  }
+  const data = dataAction !== undefined;
+  const operation = (dataAction ?? action) as string;
+  const principal = principalId.toLowerCase();
+  // Validates the target once (a bad target is the caller's error and throws ResourceIdError).
+  const target = normalizeId(scope);
+  const index = definitionIndex(input.definitions);
+  const notes: string[] = [];
+  let considered = 0;
+  let grantedBy: Grant | undefined;
+
+  for (const a of input.assignments) {
+    if (a.principalId.toLowerCase() !== principal) continue;
+    let applies: boolean;
+    try {
+      applies = coversNormalized(normalizeId(a.scope), target);
+    } catch (err) {
+      if (!(err instanceof ResourceIdError)) throw err;
+      notes.push(`assignment ${a.id} has a malformed scope '${a.scope}'`);
+      continue;
+    }
+    if (!applies) continue;
+    considered++;
+    if (grantedBy) continue;
+
+    const def = index.get(roleGuidOf(a.roleDefinitionId));
+    if (def === undefined) {
+      notes.push(`assignment ${a.id} refers to unknown role definition ${a.roleDefinitionId}`);
+      continue;
+    }
+    // notActions subtract only inside their own block: a block grants on its own terms.
+    if (!def.permissions.some((b) => blockGrants(b, operation, data))) continue;
+
+    if (a.condition !== undefined && a.condition !== null && a.condition.trim() !== '') {
+      let ok: boolean;
+      try {
+        const res = evaluateCondition(parseCondition(a.condition), operation, {
+          [ACR_REPOSITORY_ATTRIBUTE]: repository,
+        });
+        ok = res.value;
+        notes.push(...res.notes);
+      } catch (err) {
+        if (!(err instanceof ConditionError)) throw err;
+        notes.push(
+          `assignment ${a.id} (${def.roleName}) has a condition that cannot be evaluated, so it grants nothing: ${err.message}`,
+        );
+        continue;
+      }
+      if (!ok) {
+        notes.push(
+          `assignment ${a.id} (${def.roleName}) has a condition that does not allow ${
+            repository === undefined ? 'this request' : `repository '${repository}'`
+          }`,
+        );
+        continue;
+      }
+    }
+    grantedBy = { assignmentId: a.id, roleName: def.roleName, scope: a.scope };
+  }
+  const result: EvaluateResult = { allowed: grantedBy !== undefined, considered, notes: [...new Set(notes)] };
+  if (grantedBy) result.grantedBy = grantedBy;
+  return result;
+}
+
+export interface CanPullInput {
+  registry: RegistryInfo;
+  repository: string;
+  /** Absent when the run has no identity for this registry (only anonymous pull can work). */
+  principalId?: string;
+  assignments: readonly RoleAssignmentInfo[];
+  definitions: readonly RoleDefinitionInfo[];
+}
+
+export interface PullDecision extends EvaluateResult {
+  mode: RoleAssignmentMode;
+  /** Allowed because the registry permits anonymous pull. */
+  anonymous: boolean;
+  /** The permission that was checked. */
+  permission: { kind: 'action' | 'dataAction'; operation: string };
+}
+
+/** The permission a pull needs in this registry's role-assignment mode. */
+export function pullPermission(mode: RoleAssignmentMode): { kind: 'action' | 'dataAction'; operation: string } {
+  // Legacy: registry-wide control-plane action (AcrPull; Reader's */read and Owner's * match it too).
+  // ABAC: only the Container Registry Repository roles' dataAction counts; AcrPull/Owner/Reader give nothing.
+  return mode === 'AbacRepositoryPermissions'
+    ? { kind: 'dataAction', operation: ACR_CONTENT_READ }
+    : { kind: 'action', operation: ACR_PULL_ACTION };
+}
+
+export function canPull(input: CanPullInput): PullDecision {
+  const { registry } = input;
+  const permission = pullPermission(registry.roleAssignmentMode);
+  const base = { mode: registry.roleAssignmentMode, permission };
+  if (registry.anonymousPullEnabled) {
+    return { ...base, allowed: true, anonymous: true, considered: 0, notes: [] };
+  }
+  if (input.principalId === undefined) {
+    return { ...base, allowed: false, anonymous: false, considered: 0, notes: ['no identity to pull with'] };
+  }
+  const res = evaluate({
+    principalId: input.principalId,
+    scope: registry.id,
+    assignments: input.assignments,
+    definitions: input.definitions,
+    repository: input.repository,
+    ...(permission.kind === 'action' ? { action: permission.operation } : { dataAction: permission.operation }),
+  });
+  return { ...base, ...res, anonymous: false };
+}
