@@ -61,6 +61,7 @@ export interface SeedResult {
   vaultUri: string;
   /** The ids of the role assignments the seed made (for tests that remove one). */
   assignments: Record<string, string>;
+  notificationTopic: { id: string; endpoint: string };
 }
 
 const armOptions = (endpoint: string) => ({ endpoint, credentialScopes: ['https://management.azure.com/.default'] });
@@ -74,7 +75,10 @@ export async function seedScenario(t: SeedTarget, opts: SeedOptions = {}): Promi
   const authz = new AuthorizationManagementClient(t.operator, sub, armOptions(t.armEndpoint));
   const msi = new ManagedServiceIdentityClient(t.operator, sub, armOptions(t.armEndpoint));
   // The new-generation Key Vault client reads `credentials.scopes`, not credentialScopes.
-  const kvm = new KeyVaultManagementClient(t.operator, sub, { endpoint: t.armEndpoint, credentials: { scopes: ['https://management.azure.com/.default'] } });
+  const kvm = new KeyVaultManagementClient(t.operator, sub, {
+    endpoint: t.armEndpoint,
+    credentials: { scopes: ['https://management.azure.com/.default'] },
+  });
 
   // az group create --name myResourceGroup --location eastus (no Resources SDK installed: plain ARM call)
   const token = await t.operator.getToken('https://management.azure.com/.default');
@@ -225,6 +229,20 @@ export async function seedScenario(t: SeedTarget, opts: SeedOptions = {}): Promi
 
   const taskIds = { [SEED.tasks.hello]: hello.id!, [SEED.tasks.dockerhub]: dockerhub.id! };
 
+  // The outbound notification topic (CloudEvents) the app publishes to with its identity.
+  const topicId = `${rgId}/providers/Microsoft.EventGrid/topics/${SEED.notificationTopic}`;
+  const topicRes = await fetch(`${t.armEndpoint}${topicId}?api-version=2022-06-15`, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${token!.token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ location: SEED.location, properties: { inputSchema: 'CloudEventSchemaV1_0' } }),
+  });
+  if (!topicRes.ok)
+    throw new Error(`creating the notification topic failed: ${topicRes.status} ${await topicRes.text()}`);
+  const notificationTopicEndpoint = ((await topicRes.json()) as { properties: { endpoint: string } }).properties
+    .endpoint;
+  await assign('app-eventgrid-sender', topicId, ROLE.eventGridDataSender, t.appPrincipalId);
+  log(`notification topic ${SEED.notificationTopic}`);
+
   if (opts.runTasksOnce) {
     for (const [name, id] of Object.entries(taskIds)) {
       const run = await acr.registries.beginScheduleRunAndWait(rg, SEED.appRegistry, {
@@ -255,6 +273,7 @@ export async function seedScenario(t: SeedTarget, opts: SeedOptions = {}): Promi
     vaultId: vault.id!,
     vaultUri,
     assignments,
+    notificationTopic: { id: topicId, endpoint: notificationTopicEndpoint },
   };
 }
 

@@ -197,6 +197,7 @@ export async function startStack(opts: StackOptions = {}): Promise<RunningStack>
       CASCADE_WATCHED_REGISTRIES: `${rgId}/providers/Microsoft.ContainerRegistry/registries/${SEED.baseRegistry}`,
       CASCADE_WATCHED_VAULTS: `${rgId}/providers/Microsoft.KeyVault/vaults/${SEED.vault}`,
       CASCADE_MANAGED_SCOPES: `/subscriptions/${sub}`,
+      CASCADE_NOTIFICATION_TOPIC_ENDPOINT: `${emu.armEndpoint}/_emulator/eventgrid/topics/${SEED.notificationTopic}/api/events`,
       CASCADE_SETTLE_SECONDS: '5',
       CASCADE_POLL_INITIAL_SECONDS: '1',
       CASCADE_POLL_MAX_SECONDS: '5',
