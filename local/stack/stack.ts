@@ -18,6 +18,7 @@ import {
 import { EmulatorTokenCredential } from '../azure/credential.js';
 import { seedScenario, createSubscriptions, SEED, type SeedResult } from '../azure/seed.js';
 import { guidFrom } from '../azure/guid.js';
+import { spawnHost, type SpawnedHost } from '../host/spawn.js';
 
 export interface StackOptions {
   /** Project root (package.json of the app). */
@@ -42,6 +43,7 @@ export interface FunctionsInfo {
   masterKey: string;
   functionKey: string;
   eventGridKey: string;
+  durableTaskKey: string;
 }
 
 export interface RunningStack {
@@ -51,6 +53,8 @@ export interface RunningStack {
   operator: EmulatorTokenCredential;
   /** The app settings the host was started with. */
   appSettings: Record<string, string>;
+  /** Every line the host printed so far (all host generations). */
+  hostLines: string[];
   /** SIGKILLs the host (no clean shutdown), as a crash would. */
   killHost(): Promise<void>;
   /** Starts the host again on the same port and state. */
@@ -123,7 +127,9 @@ export async function startStack(opts: StackOptions = {}): Promise<RunningStack>
     log: () => {},
   });
   const children: ChildProcess[] = [];
+  let stopHost: (() => Promise<void>) | undefined;
   const stopAll = async () => {
+    await stopHost?.().catch(() => {});
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
     await Promise.all(
       children.map((c) =>
@@ -198,60 +204,43 @@ export async function startStack(opts: StackOptions = {}): Promise<RunningStack>
       CASCADE_WATCHED_VAULTS: `${rgId}/providers/Microsoft.KeyVault/vaults/${SEED.vault}`,
       CASCADE_MANAGED_SCOPES: `/subscriptions/${sub}`,
       CASCADE_NOTIFICATION_TOPIC_ENDPOINT: `${emu.armEndpoint}/_emulator/eventgrid/topics/${SEED.notificationTopic}/api/events`,
+      CASCADE_TASK_HUB: 'AcrCascadeLocal',
       CASCADE_SETTLE_SECONDS: '5',
       CASCADE_POLL_INITIAL_SECONDS: '1',
       CASCADE_POLL_MAX_SECONDS: '5',
       ...opts.appSettings,
     };
-    const hostEnv: NodeJS.ProcessEnv = {
-      ...process.env,
-      ...appSettings,
-      IDENTITY_ENDPOINT: emu.identityEndpoint,
-      IDENTITY_HEADER: emu.identityHeader,
-      NO_PROXY: '127.0.0.1,localhost',
-    };
     const hostPort = opts.ports?.host || (await freePort());
-    let host: ChildProcess | undefined;
+    let host: SpawnedHost | undefined;
+    const hostLines: string[] = [];
     const launchHost = async (): Promise<FunctionsInfo> => {
-      const started = await spawnUntil(
-        join(root, 'node_modules', '.bin', 'tsx'),
-        [
-          join(root, 'local', 'host', 'main.ts'),
-          '--app',
-          root,
-          '--port',
-          String(hostPort),
-          '--state',
-          join(stateDir, 'host'),
-        ],
-        hostEnv,
-        root,
-        (l) => {
-          if (!l.startsWith('{')) return undefined;
-          try {
-            const j = JSON.parse(l) as {
-              ready?: boolean;
-              baseUrl: string;
-              keys: { master: string; function: string; eventGrid: string };
-            };
-            return j.ready ? j : undefined;
-          } catch {
-            return undefined;
-          }
+      host = await spawnHost({
+        appRoot: root,
+        stateDir: join(stateDir, 'host'),
+        port: hostPort,
+        env: {
+          ...appSettings,
+          IDENTITY_ENDPOINT: emu.identityEndpoint,
+          IDENTITY_HEADER: emu.identityHeader,
+          NO_PROXY: '127.0.0.1,localhost',
         },
-        log,
-        '',
-      );
-      host = started.child;
-      children.push(host);
+        onLine: (l) => {
+          hostLines.push(l);
+          log(l);
+        },
+      });
       return {
-        baseUrl: started.value.baseUrl,
-        masterKey: started.value.keys.master,
-        functionKey: started.value.keys.function,
-        eventGridKey: started.value.keys.eventGrid,
+        baseUrl: host.baseUrl,
+        masterKey: host.keys.master,
+        functionKey: host.keys.function,
+        eventGridKey: host.keys.eventGrid,
+        durableTaskKey: host.keys.durableTask,
       };
     };
     const functions = await launchHost();
+    stopHost = async () => {
+      await host?.stop();
+    };
 
     // 5. Event Grid subscriptions from the base registry and the vault to the app's functions (handshake included).
     const hook = (fn: string) =>
@@ -278,11 +267,9 @@ export async function startStack(opts: StackOptions = {}): Promise<RunningStack>
       seed,
       operator,
       appSettings,
+      hostLines,
       killHost: async () => {
-        if (!host || host.exitCode !== null || host.signalCode !== null) return;
-        const exited = new Promise((r) => host!.once('exit', r));
-        host.kill('SIGKILL');
-        await exited;
+        await host?.kill('SIGKILL');
       },
       startHost: async () => {
         const info = await launchHost();
