@@ -1,0 +1,2 @@
+// Placeholder until this area lands.
+export {};
