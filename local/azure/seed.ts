@@ -48,6 +48,8 @@ export interface SeedOptions {
   /** Run each task once so ACR records baseImageDependencies (as in the docs' `az acr task run`). */
   runTasksOnce?: boolean;
   log?: (line: string) => void;
+  /** Give the app identity the stack's default roles (default true; infra tests grant exactly the Bicep's instead). */
+  grantAppRoles?: boolean;
 }
 
 export interface SeedResult {
@@ -240,7 +242,8 @@ export async function seedScenario(t: SeedTarget, opts: SeedOptions = {}): Promi
     throw new Error(`creating the notification topic failed: ${topicRes.status} ${await topicRes.text()}`);
   const notificationTopicEndpoint = ((await topicRes.json()) as { properties: { endpoint: string } }).properties
     .endpoint;
-  await assign('app-eventgrid-sender', topicId, ROLE.eventGridDataSender, t.appPrincipalId);
+  if (opts.grantAppRoles !== false)
+    await assign('app-eventgrid-sender', topicId, ROLE.eventGridDataSender, t.appPrincipalId);
   log(`notification topic ${SEED.notificationTopic}`);
 
   if (opts.runTasksOnce) {

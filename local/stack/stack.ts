@@ -31,6 +31,8 @@ export interface StackOptions {
   appSettings?: Record<string, string>;
   /** Emulated ACR run duration. */
   runDurationMs?: number;
+  /** Give the app identity the stack's default roles (default true). */
+  grantAppRoles?: boolean;
   /** Keep emulator state under stateDir/emulator. */
   persist?: boolean;
   log?: (line: string) => void;
@@ -166,7 +168,11 @@ export async function startStack(opts: StackOptions = {}): Promise<RunningStack>
     let seed: SeedResult | undefined;
     const seeded = emu.store.listResources('Microsoft.ContainerRegistry/registries').length > 0;
     if (opts.seed !== false && !seeded) {
-      seed = await seedScenario(target, { runTasksOnce: true, log: (l) => log(`[seed] ${l}`) });
+      seed = await seedScenario(target, {
+        runTasksOnce: true,
+        grantAppRoles: opts.grantAppRoles,
+        log: (l) => log(`[seed] ${l}`),
+      });
     }
 
     // 3. Azurite (Table service only; in memory unless persisting).
