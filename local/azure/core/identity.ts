@@ -66,12 +66,15 @@ export class IdentityService {
     return [...this.byObjectId.values()];
   }
 
+  // Token lifetimes follow the wall clock, not the emulator clock: SDKs cache tokens by real time, while tests advance
+  // the emulator clock (secret expiry) without wanting cached tokens to expire. The clock parameters are ignored.
   issue(
     p: Principal,
     audience: string,
-    nowSeconds: number,
+    _emulatorNowSeconds: number,
     lifetimeSeconds = 3600,
   ): { token: string; expiresOn: number } {
+    const nowSeconds = Math.floor(Date.now() / 1000);
     const claims: TokenClaims = {
       aud: audience,
       iss: `https://sts.windows.net/${this.tenantId}/`,
@@ -94,8 +97,9 @@ export class IdentityService {
   verify(
     token: string,
     audiences: string[],
-    nowSeconds: number,
+    _emulatorNowSeconds: number,
   ): { principal: Principal; claims: TokenClaims } | { error: string } {
+    const nowSeconds = Math.floor(Date.now() / 1000);
     const parts = token.split('.');
     if (parts.length !== 3) return { error: 'The access token is not a JWT.' };
     const [head, body, sig] = parts as [string, string, string];
