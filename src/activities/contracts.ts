@@ -1,7 +1,7 @@
 // Names and input/output types of every activity and orchestration. SDK-free: orchestrators import this module
 // (types and name constants only) and never the activities themselves. Everything here is small, JSON-serialisable
 // and free of secret values, because it is written to orchestration history.
-import type { Reason } from '../domain/index.js';
+import type { Reason, ReasonCode } from '../domain/index.js';
 
 export const ActivityNames = {
   buildPlan: 'buildPlan',
@@ -30,6 +30,9 @@ export const OrchestrationNames = {
 
 /** External event raised on a running cascade by later pushes of the same repository:tag. */
 export const PUSH_EVENT = 'push';
+
+/** External event that asks a running cascade to stop scheduling and cancel the runs it started. */
+export const CANCEL_EVENT = 'cancel';
 
 // ---- images and plans ----------------------------------------------------------------------------------------------
 
@@ -65,6 +68,8 @@ export interface PlannedTask {
   dependsOn: string[];
   /** Output image references (templates kept). */
   outputImages: string[];
+  /** The task's run timeout (seconds), when the plan knows it; the cascade watches a run this long plus a margin. */
+  timeoutSeconds?: number;
 }
 
 export interface Plan {
@@ -76,6 +81,8 @@ export interface Plan {
   cycles: string[][];
   /** ISO time the index the plan was computed from was last refreshed. */
   indexRefreshedAt?: string;
+  /** Plan-level information, e.g. `BaseNotFound` when no managed task depends on the image. */
+  notes?: Reason[];
 }
 
 export interface BuildPlanInput {
@@ -102,6 +109,34 @@ export interface PreflightVerdict {
 
 export type PreflightOutput = Record<string, PreflightVerdict>;
 
+// ---- dependency index ----------------------------------------------------------------------------------------------
+
+export interface RefreshIndexInput {
+  trigger: 'timer' | 'http' | 'plan';
+  /** At most this many `tasks.getDetails` reads in one activity call (the orchestration calls again while pending). */
+  maxDetailReads?: number;
+}
+
+export interface RefreshIndexOutput {
+  refreshedAt: string;
+  /** Index version after the refresh (changes only when something changed). */
+  version: number;
+  scopes: string[];
+  registries: number;
+  tasks: number;
+  added: number;
+  changed: number;
+  removed: number;
+  /** Tasks whose credentials still need a `getDetails` read (budget exhausted); 0 = complete. */
+  pending: number;
+  /** ARM reads this refresh made: lists (pages) and getDetails calls. */
+  armReads: number;
+  detailReads: number;
+  durationMs: number;
+  /** Scopes or registries that could not be read (kept from the previous index), with the reason. */
+  errors: { scope: string; code: string; message: string }[];
+}
+
 export interface RemediateInput {
   task: string;
   reasons: Reason[];
@@ -120,6 +155,15 @@ export interface ScheduleRunInput {
   base?: { ref: string; digest: string };
   /** 1 for the first run of (task, digest); 2 for the one allowed transient retry. */
   attempt: number;
+  /** Start time of the cascade execution (ISO); with cascadeId it names the execution a cancel applies to. */
+  cascadeStartedAt?: string;
+  /**
+   * On-demand rebuilds: exactly once per (task, requestId, attempt) instead of per (task, base digest, attempt), so
+   * a request always runs even when an event cascade already built that digest.
+   */
+  requestId?: string;
+  /** Output image refs of the task (templates kept): recorded so the pushes this run makes are known as our own. */
+  outputImages?: string[];
 }
 
 export type ScheduleRunOutput =
@@ -135,6 +179,28 @@ export interface RunRef {
   runId: string;
 }
 
+/** getRun: a run, and the cascade execution it belongs to (a canceled cascade's runs are canceled when read). */
+export interface GetRunInput extends RunRef {
+  cascadeId?: string;
+  cascadeStartedAt?: string;
+}
+
+export interface CancelRunInput {
+  cascadeId: string;
+  cascadeStartedAt: string;
+  /** Runs to cancel now. */
+  runs?: RunRef[];
+  /** Tasks in flight: their runs are found through the exactly-once claims (attempts 1..attempts). */
+  tasks?: { task: string; base?: { ref: string; digest: string }; requestId?: string; attempts: number }[];
+}
+
+export interface CancelRunOutput {
+  /** Run ids a cancel was sent for. */
+  canceled: string[];
+  /** Run ids that had already finished. */
+  finished: string[];
+}
+
 export interface RunInfo {
   runId: string;
   status: RunStatus;
@@ -148,19 +214,49 @@ export interface IsOwnPushInput {
   image: PushedImage;
 }
 
+export interface IsOwnPushOutput {
+  own: boolean;
+  /** Why (for the log line). */
+  reason: string;
+  /** The run of ours that pushed (or is pushing) the image. */
+  runId?: string;
+}
+
 // ---- cascade results -----------------------------------------------------------------------------------------------
+
+/** Reasons the cascade itself adds to the domain's (upstream failures, rejected schedules, failed runs...). */
+export type CascadeReasonCode =
+  | 'UpstreamFailed'
+  | 'ScheduleRejected'
+  | 'RunFailed'
+  | 'RunCanceled'
+  | 'WatchTimedOut'
+  | 'CascadeCanceled'
+  | 'RemediationFailed'
+  | 'TaskOrchestrationFailed'
+  | 'PlanFailed';
+
+export type CascadeReason = Omit<Reason, 'code'> & { code: ReasonCode | CascadeReasonCode };
+
+/** How a task ended in this cascade. */
+export type TaskOutcome = 'succeeded' | 'failed' | 'blocked' | 'skipped' | 'canceled';
 
 export interface TaskResult {
   task: string;
   taskName: string;
   wave: number;
   decision: PlanDecision;
-  reasons: Reason[];
-  run?: RunInfo & { attempts: number };
+  outcome: TaskOutcome;
+  reasons: CascadeReason[];
+  run?: RunInfo & { attempts: number; registryId: string; deduplicated?: boolean };
+  /** Role assignments auto-remediation created for this task. */
+  remediated?: RemediateOutput['created'];
 }
 
 export interface CascadeTotals {
   planned: number;
+  /** Runs in flight now (custom status only; 0 in results). */
+  running?: number;
   scheduled: number;
   succeeded: number;
   failed: number;
@@ -183,18 +279,29 @@ export interface CascadeInput {
   pollMaxSeconds: number;
   /** Event ids already folded into this cascade (redeliveries are ignored). */
   seenEventIds?: string[];
+  /** 0 for a cascade started by a push or request; n for the n-th follow-up (continue-as-new) of it. */
+  generation?: number;
+  /** HTTP rebuild by image: the reference as requested (the digest is optional there). */
+  requestedImage?: { ref: string; digest?: string };
 }
 
 export interface CascadeResult {
   cascadeId: string;
   trigger: 'event' | 'http';
   image?: PushedImage;
-  status: 'Completed' | 'Canceled' | 'Superseded';
+  status: 'Completed' | 'Canceled' | 'Superseded' | 'Failed';
   waves: number;
   tasks: TaskResult[];
   totals: CascadeTotals;
   startedAt: string;
   finishedAt: string;
+  /** Plan-level notes (e.g. BaseNotFound). */
+  notes?: CascadeReason[];
+  /** 'Failed' only: what failed (never a secret). */
+  error?: string;
+  generation?: number;
+  /** A newer push of the same tag that arrived while this cascade ran: it continues as a follow-up cascade. */
+  followUp?: PushedImage;
 }
 
 export interface CascadeProgress {
@@ -203,6 +310,12 @@ export interface CascadeProgress {
   waves: number;
   image?: { ref: string; digest: string };
   totals: CascadeTotals;
+  cascadeId?: string;
+  startedAt?: string;
+  /** A cancel was received; in-flight runs are being canceled. */
+  canceling?: boolean;
+  /** A newer push is queued for a follow-up cascade. */
+  followUp?: { ref: string; digest: string };
 }
 
 export interface RebuildTaskInput {
@@ -216,6 +329,30 @@ export interface RebuildTaskInput {
   pollMaxSeconds: number;
   /** Task timeout plus a margin bounds the watch. */
   timeoutSeconds: number;
+  /** Start time of the parent cascade execution (cancel markers are per execution). */
+  cascadeStartedAt?: string;
+  /** On-demand rebuilds: see ScheduleRunInput.requestId. */
+  requestId?: string;
+  /** Seconds to wait after auto-remediation created a role assignment (RBAC propagation). */
+  remediationWaitSeconds?: number;
+}
+
+// ---- reports -------------------------------------------------------------------------------------------------------
+
+export interface PublishNotificationsInput {
+  notifications: Notification[];
+}
+
+export interface PublishNotificationsOutput {
+  /** Events sent; 0 when no topic is configured. */
+  published: number;
+  topicConfigured: boolean;
+}
+
+export interface RecordCascadeOutput {
+  table: string;
+  partitionKey: string;
+  rowKey: string;
 }
 
 // ---- notifications -------------------------------------------------------------------------------------------------
@@ -245,7 +382,20 @@ export type CredentialStatus =
   | 'accessDenied'
   | 'outdatedVersion'
   | 'rotated'
-  | 'refreshed';
+  | 'refreshed'
+  /** `nbf` is still in the future: a run cannot read the secret yet. */
+  | 'notYetValid'
+  /** acr-cascade could not verify it (its own identity cannot list the secret, or the vault is not visible). */
+  | 'unknown';
+
+/** The identity a task run uses to read a credential's secrets (resolved from the task's identities). */
+export interface CredentialPrincipal {
+  kind: 'system' | 'user';
+  principalId: string;
+  clientId?: string;
+  /** ARM id of a user-assigned identity. */
+  resourceId?: string;
+}
 
 export interface CredentialRef {
   task: string;
@@ -257,6 +407,18 @@ export interface CredentialRef {
   secret: string;
   /** `[system]` or a client id. */
   identity?: string;
+  /** Who reads the secret at run time; absent when `identity` does not resolve (see identityProblem). */
+  principal?: CredentialPrincipal;
+  identityProblem?: 'noIdentity' | 'noSystemIdentity' | 'unknownClientId';
+}
+
+/** What the check did about a credential beyond reporting it. */
+export interface CredentialAction {
+  kind: 'refresh' | 'rotate';
+  ok: boolean;
+  message: string;
+  /** After a failed rotation or refresh: is the credential the task uses still the old, working one? */
+  oldCredentialWorking?: boolean;
 }
 
 export interface CredentialHealth extends CredentialRef {
@@ -265,6 +427,17 @@ export interface CredentialHealth extends CredentialRef {
   fix?: string;
   rotatable: boolean;
   message: string;
+  /** Stable reason code (domain ReasonCode, or `SecretUnreadable`). */
+  code?: string;
+  /** Version whose properties were checked (the pinned one, else the latest). */
+  version?: string;
+  /** Newest enabled version of the secret. */
+  latestVersion?: string;
+  /** ISO expiry of the checked version. */
+  expiresOn?: string;
+  /** ISO time of the check. */
+  checkedAt?: string;
+  action?: CredentialAction;
 }
 
 export interface CredentialCheckInput {
@@ -280,4 +453,90 @@ export interface CredentialCheckResult {
   credentials: CredentialHealth[];
   startedAt: string;
   finishedAt: string;
+  scope?: CredentialCheckInput['scope'];
+  /** Credentials per final status. */
+  totals?: Partial<Record<CredentialStatus, number>>;
+  rotations?: RotateCredentialOutput[];
+  refreshes?: RefreshCredentialOutput[];
+  /** Tasks whose credentials could not be read. */
+  errors?: { task: string; code: string; message: string }[];
+}
+
+export interface InventoryCredentialsInput {
+  scope: CredentialCheckInput['scope'];
+}
+
+export interface InventoryCredentialsOutput {
+  credentials: CredentialRef[];
+  /** Managed tasks considered (after the scope filter). */
+  tasks: number;
+  errors: { task: string; code: string; message: string }[];
+}
+
+export interface CheckCredentialsInput {
+  credentials: CredentialRef[];
+  warningDays: number;
+}
+
+export interface RefreshCredentialInput {
+  task: string;
+  /** The pinned references found outdated; each is re-checked against the task before it is changed. */
+  credentials: { loginServer: string; field: 'username' | 'password'; secret: string }[];
+}
+
+export interface RefreshCredentialOutput {
+  task: string;
+  outcome: 'refreshed' | 'unchanged' | 'failed';
+  /** What was rewritten: the pinned URI and the versionless URI that replaced it. */
+  changed: { loginServer: string; field: 'username' | 'password'; from: string; to: string }[];
+  message: string;
+  code?: string;
+}
+
+export interface RotateCredentialInput {
+  /** Versionless secret URI. */
+  secret: string;
+  loginServer: string;
+  /** Every credential using this secret; pinned ones move to the versionless URI before the old password is revoked. */
+  credentials: CredentialRef[];
+  warningDays: number;
+}
+
+export interface RotateCredentialOutput {
+  secret: string;
+  /** rotated: new password + secret version; renewed: username secret re-issued; skipped: nothing needed/possible. */
+  outcome: 'rotated' | 'renewed' | 'skipped' | 'failed';
+  message: string;
+  fix?: string;
+  newVersion?: string;
+  /** ISO expiry of the new password and secret version. */
+  expiresOn?: string;
+  /** Token password slot the new value came from. */
+  passwordName?: 'password1' | 'password2';
+  /** Slot that was revoked (regenerated and discarded). */
+  revoked?: 'password1' | 'password2';
+  /** How the new version was verified: its value read back, or (without `get`) its properties. */
+  verified?: 'value' | 'properties';
+  /** After a failure: does the credential the tasks use still work? */
+  oldCredentialWorking?: boolean;
+  /** Tasks moved from a pinned version to the versionless URI during the rotation. */
+  refreshedTasks: string[];
+  /** Protocol steps completed, in order (for the report). */
+  steps: string[];
+}
+
+export interface RecordCredentialHealthInput {
+  checkId: string;
+  trigger: CredentialCheckInput['trigger'];
+  scope: CredentialCheckInput['scope'];
+  checkedAt: string;
+  credentials: CredentialHealth[];
+  /** Tasks whose credentials could not be read this time: a full check keeps their rows. */
+  keepTasks?: string[];
+}
+
+export interface RecordCredentialHealthOutput {
+  written: number;
+  /** Rows of credentials that no longer exist (full checks only). */
+  removed: number;
 }

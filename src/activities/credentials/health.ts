@@ -1,0 +1,258 @@
+// Health of each credential: the domain's verdicts (secretHealth, canGetSecret, isRotatable) over what ARM and Key
+// Vault say — vault permission model and access policies / RBAC assignments, and secret PROPERTIES listed with
+// `listPropertiesOfSecretVersions`. Nothing here reads a secret value. Reads are shared per activity call, so a batch
+// of credentials in one vault costs one vault lookup and one versions listing per secret.
+import {
+  canGetSecret,
+  isRotatable,
+  normalizeId,
+  normalizeVaultUrl,
+  parseResourceId,
+  parseSecretUri,
+  reasons,
+  registryIdOf,
+  roleGuidOf,
+  secretHealth,
+  secretKey,
+  type Reason,
+  type RoleAssignmentInfo,
+  type RoleDefinitionInfo,
+  type SecretProperties,
+  type SecretRef,
+  type TaskRef,
+  type VaultInfo,
+} from '../../domain/index.js';
+import { AzureError, AzureNotFoundError, type ArmAdapters, type SecretLookup } from '../../azure/adapters.js';
+import type { CheckCredentialsInput, CredentialHealth, CredentialRef, CredentialStatus } from '../contracts.js';
+import type { Deps } from '../deps.js';
+import { mapLimit, memoAsync } from '../plan/util.js';
+
+const CONCURRENCY = 8;
+
+/** Per-call caches: vaults by URL, assignments at/below a vault, role definitions, secret versions listings. */
+export class CredentialReader {
+  readonly vault: (vaultUrl: string) => Promise<VaultInfo | undefined>;
+  readonly vaultAssignments: (vaultId: string) => Promise<RoleAssignmentInfo[]>;
+  readonly definition: (id: string) => Promise<RoleDefinitionInfo | undefined>;
+  readonly secret: (versionlessKey: string) => Promise<SecretLookup | { error: AzureError }>;
+
+  constructor(
+    private readonly deps: Deps,
+    private readonly arm: ArmAdapters,
+    /** Subscriptions to search for a vault that is not watched (the managed scopes' and the tasks'). */
+    private readonly subscriptions: () => string[],
+  ) {
+    this.vault = memoAsync((url) => this.findVault(url));
+    // Unfiltered: assignments at, above AND below the vault, so ones at a single secret's scope count too.
+    this.vaultAssignments = memoAsync((id) => arm.listRoleAssignmentsAtScope(id, { includeBelow: true }));
+    this.definition = memoAsync(async (id) => {
+      try {
+        return await arm.getRoleDefinition(id);
+      } catch (err) {
+        // An assignment of a deleted custom role grants nothing.
+        if (err instanceof AzureNotFoundError) return undefined;
+        throw err;
+      }
+    });
+    this.secret = memoAsync(async (key) => {
+      try {
+        return await arm.getSecretProperties(key);
+      } catch (err) {
+        if (err instanceof AzureError) return { error: err };
+        throw err;
+      }
+    });
+  }
+
+  private async findVault(url: string): Promise<VaultInfo | undefined> {
+    const want = normalizeVaultUrl(url);
+    for (const id of this.deps.settings.watchedVaults) {
+      try {
+        const v = await this.arm.getVault(id);
+        if (normalizeVaultUrl(v.vaultUri) === want) return v;
+      } catch (err) {
+        if (!(err instanceof AzureError)) throw err;
+      }
+    }
+    return this.arm.getVaultByUrl(want, this.subscriptions());
+  }
+}
+
+/** Subscriptions of the managed scopes, the watched vaults and the given task ids (lower-case, unique). */
+export function subscriptionsOf(deps: Deps, taskIds: readonly string[]): string[] {
+  const subs = new Set<string>();
+  for (const id of [...deps.settings.managedScopes, ...deps.settings.watchedVaults, ...taskIds]) {
+    try {
+      const s = parseResourceId(id).subscriptionId;
+      if (s) subs.add(s.toLowerCase());
+    } catch {
+      // Settings are validated at start-up and task ids come from ARM: nothing to add for a malformed one.
+    }
+  }
+  return [...subs];
+}
+
+const versionlessKey = (ref: SecretRef): string => secretKey({ ...ref, version: undefined });
+
+function taskRefOf(c: CredentialRef): TaskRef {
+  return { id: c.task, name: c.taskName, registryId: registryIdOf(c.task) };
+}
+
+function words(c: CredentialRef, ref: SecretRef, vaultName: string): string {
+  return `Secret '${ref.name}' in vault '${vaultName}' (${c.field} of task '${c.taskName}' for ${c.loginServer})`;
+}
+
+/** acr-cascade's own identity cannot list the secret's versions: not knowing is not "missing". */
+function unreadable(
+  c: CredentialRef,
+  ref: SecretRef,
+  vault: VaultInfo,
+  err: AzureError,
+): { message: string; fix: string } {
+  const fix = vault.enableRbacAuthorization
+    ? `az role assignment create --role "Key Vault Reader" --assignee <acr-cascade principal id> --scope ${vault.id}/secrets/${ref.name}`
+    : `az keyvault set-policy --name ${vault.name} --object-id <acr-cascade principal id> --secret-permissions list`;
+  return {
+    message: `acr-cascade cannot list the versions of ${words(c, ref, vault.name)} (${err.code}), so its health is not verified; the task's runs may still succeed.`,
+    fix,
+  };
+}
+
+/** Health of one credential from what the reader returns. */
+export async function checkOne(
+  deps: Deps,
+  reader: CredentialReader,
+  c: CredentialRef,
+  warningDays: number,
+): Promise<CredentialHealth> {
+  const now = Math.floor(deps.now().getTime() / 1000);
+  const base: CredentialHealth = {
+    ...c,
+    status: 'unknown',
+    rotatable: false,
+    message: '',
+    checkedAt: deps.now().toISOString(),
+  };
+  const done = (
+    status: CredentialStatus,
+    reason: Pick<Reason, 'message' | 'fix'> & { code?: string },
+  ): CredentialHealth => {
+    base.status = status;
+    base.message = reason.message;
+    if (reason.code) base.code = reason.code;
+    if (reason.fix) base.fix = reason.fix;
+    return base;
+  };
+
+  let ref: SecretRef;
+  try {
+    ref = parseSecretUri(c.secret);
+  } catch (err) {
+    return done('unknown', { code: 'InvalidSecretUri', message: err instanceof Error ? err.message : String(err) });
+  }
+  const task = taskRefOf(c);
+  const vault = await reader.vault(ref.vaultUrl);
+  if (!vault) return done('unknown', reasons.vaultNotFound(task, c.loginServer, ref));
+
+  const lookup = await reader.secret(versionlessKey(ref));
+  if ('error' in lookup)
+    return done('unknown', { code: 'SecretUnreadable', ...unreadable(c, ref, vault, lookup.error) });
+  const props: SecretProperties | undefined = ref.version
+    ? lookup.allVersions.find((v) => v.version === ref.version)
+    : lookup.props;
+  if (props) {
+    base.version = props.version;
+    if (props.expiresOn !== undefined) base.expiresOn = reasons.isoSeconds(props.expiresOn);
+  }
+  if (lookup.latestEnabledVersion) base.latestVersion = lookup.latestEnabledVersion;
+  const rotation = props ? isRotatable(props.tags, c.loginServer) : undefined;
+  base.rotatable = rotation?.rotatable === true;
+
+  // Can the identity the run uses `get` the secret? Evaluated over the vault's model, never tried.
+  let accessAllowed = false;
+  let denied: Reason | undefined;
+  if (!c.principal) {
+    denied = reasons.unknownIdentity(task, c.loginServer, c.identityProblem ?? 'noIdentity', c.identity);
+  } else {
+    let assignments: RoleAssignmentInfo[] = [];
+    const definitions: RoleDefinitionInfo[] = [];
+    if (vault.enableRbacAuthorization) {
+      assignments = await reader.vaultAssignments(vault.id);
+      const ids = new Map<string, string>();
+      for (const a of assignments) ids.set(roleGuidOf(a.roleDefinitionId), a.roleDefinitionId);
+      for (const id of ids.values()) {
+        const d = await reader.definition(id);
+        if (d) definitions.push(d);
+      }
+    }
+    const access = canGetSecret({
+      vault,
+      principalId: c.principal.principalId,
+      secretName: ref.name,
+      assignments,
+      definitions,
+    });
+    accessAllowed = access.allowed;
+    if (!access.allowed) denied = reasons.keyVaultAccessDenied(task, vault, ref, c.principal);
+  }
+
+  const health = secretHealth({
+    ...(props ? { props } : {}),
+    ...(lookup.latestEnabledVersion ? { latestEnabledVersion: lookup.latestEnabledVersion } : {}),
+    ...(ref.version ? { referencedVersion: ref.version } : {}),
+    accessAllowed,
+    now,
+    warningDays,
+    role: c.field === 'username' ? 'userName' : 'password',
+    use: {
+      secret: ref,
+      vaultName: vault.name,
+      task,
+      loginServer: c.loginServer,
+      ...(rotation?.rotatable
+        ? { rotation: { tokenName: rotation.tokenName, registryName: rotation.registryName } }
+        : {}),
+    },
+  });
+  if (health.daysLeft !== undefined) base.daysLeft = health.daysLeft;
+  if (health.status === 'accessDenied' && denied) return done('accessDenied', denied);
+  if (health.status === 'healthy' || !health.reason) {
+    const left = health.daysLeft !== undefined ? `${health.daysLeft} days left` : 'no expiry set';
+    const pin = ref.version ? `pinned version ${ref.version} is the latest` : 'the task reads the latest version';
+    return done(health.status, { message: `${words(c, ref, vault.name)} is healthy: ${left}; ${pin}.` });
+  }
+  return done(health.status, health.reason);
+}
+
+export async function checkCredentials(
+  deps: Deps,
+  arm: ArmAdapters,
+  input: CheckCredentialsInput,
+): Promise<CredentialHealth[]> {
+  const subs = subscriptionsOf(
+    deps,
+    input.credentials.map((c) => c.task),
+  );
+  const reader = new CredentialReader(deps, arm, () => subs);
+  return mapLimit(input.credentials, CONCURRENCY, async (c) => {
+    try {
+      return await checkOne(deps, reader, c, input.warningDays);
+    } catch (err) {
+      // One unreadable vault or definition must not sink the batch: report this credential as unverified.
+      if (!(err instanceof AzureError)) throw err;
+      return {
+        ...c,
+        status: 'unknown' as const,
+        rotatable: false,
+        code: err.code,
+        message: `acr-cascade could not check this credential: ${err.message}`,
+        checkedAt: deps.now().toISOString(),
+      };
+    }
+  });
+}
+
+/** Normalised key of the task + login server + field a health row describes. */
+export function credentialKey(c: Pick<CredentialRef, 'task' | 'loginServer' | 'field'>): string {
+  return `${normalizeId(c.task)}|${c.loginServer.toLowerCase()}|${c.field}`;
+}

@@ -1,0 +1,285 @@
+// Preflight: will each task's run be able to pull its bases and read its Key Vault credentials? Reads what the pure
+// domain rule (`preflightTask`) needs — registries, role assignments at and above each registry/vault, role
+// definitions, vaults, secret PROPERTIES — through one reader whose caches live for one activity call, so 100 tasks
+// sharing a base registry cost one role-assignment list, not 100.
+import {
+  normalizeId,
+  normalizeLoginServer,
+  normalizeVaultUrl,
+  parseResourceId,
+  preflightTask,
+  reasons as reasonBuilders,
+  resolveIdentity,
+  roleGuidOf,
+  secretKey,
+  tryParseImageRef,
+  vaultSecretsOf,
+  type Reason,
+  type RegistryInfo,
+  type RoleAssignmentInfo,
+  type RoleDefinitionInfo,
+  type SecretProperties,
+  type SecretRef,
+  type TaskInfo,
+  type VaultInfo,
+} from '../../domain/index.js';
+import {
+  AzureError,
+  AzureNotFoundError,
+  toTaskInfo,
+  type ArmAdapters,
+  type SecretLookup,
+} from '../../azure/adapters.js';
+import type { PlannedTask, PreflightOutput, PreflightVerdict } from '../contracts.js';
+import type { Deps } from '../deps.js';
+import type { IndexSnapshot } from './indexStore.js';
+import { mapLimit, memoAsync } from './util.js';
+
+const CONCURRENCY = 16;
+
+/** Per-call caches over the adapters. Every getter shares in-flight requests. */
+export class PreflightReader {
+  readonly registry: (id: string) => Promise<RegistryInfo | undefined>;
+  readonly assignments: (scopeAndMode: string) => Promise<RoleAssignmentInfo[]>;
+  readonly definition: (roleDefinitionId: string) => Promise<RoleDefinitionInfo | undefined>;
+  readonly vault: (vaultUrl: string) => Promise<VaultInfo | undefined>;
+  readonly secret: (versionlessKey: string) => Promise<SecretLookup | { error: AzureError }>;
+  private readonly details: (taskId: string) => Promise<TaskInfo | undefined>;
+  private watchedByLoginServer: Promise<Map<string, string>> | undefined;
+
+  constructor(
+    private readonly deps: Deps,
+    private readonly arm: ArmAdapters,
+    private readonly index: IndexSnapshot,
+  ) {
+    this.registry = memoAsync(async (id) => {
+      try {
+        return await arm.getRegistry(id);
+      } catch (err) {
+        if (err instanceof AzureNotFoundError) return undefined;
+        throw err;
+      }
+    });
+    this.assignments = memoAsync(async (key) => {
+      const [mode, scope] = [key.slice(0, 1), key.slice(2)];
+      return arm.listRoleAssignmentsAtScope(scope, { includeBelow: mode === 'b' });
+    });
+    this.definition = memoAsync(async (id) => {
+      try {
+        return await arm.getRoleDefinition(id);
+      } catch (err) {
+        // An assignment of a deleted custom role grants nothing; the domain notes the unknown definition.
+        if (err instanceof AzureNotFoundError) return undefined;
+        throw err;
+      }
+    });
+    this.vault = memoAsync((url) => this.findVault(url));
+    this.secret = memoAsync(async (key) => {
+      try {
+        return await arm.getSecretProperties(key);
+      } catch (err) {
+        if (err instanceof AzureError) return { error: err };
+        throw err;
+      }
+    });
+    this.details = memoAsync(async (taskId) => {
+      const stored = this.index.tasks.get(normalizeId(taskId));
+      if (!stored) return undefined;
+      const registry = this.index.registries.get(normalizeId(stored.registryId));
+      if (!registry) return stored.info;
+      const details = await arm.getTaskDetails(stored.taskId);
+      return toTaskInfo(details, registry, { details });
+    });
+  }
+
+  /** The task as indexed; tasks whose credentials the index has not read yet are read now (getDetails). */
+  async task(taskId: string): Promise<TaskInfo | undefined> {
+    const stored = this.index.tasks.get(normalizeId(taskId));
+    if (!stored) return undefined;
+    if (stored.detailsReadAt !== '') return stored.info;
+    return this.details(taskId);
+  }
+
+  /** Registry id for a login server: the index first, then the watched (base) registries, read once per call. */
+  async registryIdFor(loginServer: string): Promise<string | undefined> {
+    const ls = normalizeLoginServer(loginServer);
+    for (const r of this.index.registries.values()) if (r.loginServer === ls) return r.id;
+    this.watchedByLoginServer ??= (async () => {
+      const map = new Map<string, string>();
+      for (const id of this.deps.settings.watchedRegistries) {
+        const r = await this.registry(id);
+        if (r) map.set(r.loginServer, r.id);
+      }
+      return map;
+    })();
+    return (await this.watchedByLoginServer).get(ls);
+  }
+
+  private async findVault(url: string): Promise<VaultInfo | undefined> {
+    const want = normalizeVaultUrl(url);
+    for (const id of this.deps.settings.watchedVaults) {
+      try {
+        const v = await this.arm.getVault(id);
+        if (normalizeVaultUrl(v.vaultUri) === want) return v;
+      } catch (err) {
+        if (!(err instanceof AzureNotFoundError)) throw err;
+      }
+    }
+    const subs = new Set<string>();
+    for (const s of this.deps.settings.managedScopes) subs.add((parseResourceId(s).subscriptionId ?? '').toLowerCase());
+    for (const id of this.deps.settings.watchedVaults)
+      subs.add((parseResourceId(id).subscriptionId ?? '').toLowerCase());
+    for (const r of this.index.registries.values())
+      subs.add((parseResourceId(r.id).subscriptionId ?? '').toLowerCase());
+    subs.delete('');
+    return this.arm.getVaultByUrl(want, [...subs]);
+  }
+}
+
+/** Base refs the run pulls: every base of the task (recorded and declared). */
+function baseRefsOf(index: IndexSnapshot, taskKey: string): string[] {
+  const node = index.graph().tasks[taskKey];
+  return node ? node.bases.map((b) => b.ref) : [];
+}
+
+function unreadableSecret(task: TaskInfo, ref: SecretRef, err: AzureError): Reason {
+  return {
+    code: 'KeyVaultAccessDenied',
+    severity: 'warning',
+    message: `acr-cascade cannot read the properties of secret '${ref.name}' (${ref.vaultUrl}) used by task '${task.name}' (${err.code}), so its health is not verified; the run itself may still succeed.`,
+    fix: `az keyvault set-policy --name ${ref.vaultUrl.replace(/^https:\/\//, '').split('.')[0]} --object-id <acr-cascade principal id> --secret-permissions list`,
+  };
+}
+
+export async function preflightOne(
+  deps: Deps,
+  reader: PreflightReader,
+  index: IndexSnapshot,
+  taskId: string,
+): Promise<PreflightVerdict> {
+  const task = await reader.task(taskId);
+  if (!task) {
+    return { task: taskId, decision: 'blocked', reasons: [reasonBuilders.taskNotFound(taskId)], identity: {} };
+  }
+  const baseImages = baseRefsOf(index, normalizeId(task.id));
+  const ownLs = normalizeLoginServer(task.loginServer);
+
+  // Registries the run pulls from, and the assignments at and above each one (skipped where nothing is evaluated).
+  const registries: Record<string, RegistryInfo> = {};
+  const assignments = new Map<string, RoleAssignmentInfo>();
+  const addAssignments = (list: RoleAssignmentInfo[]) => {
+    for (const a of list) assignments.set(a.id.toLowerCase(), a);
+  };
+  const loginServers = new Set<string>();
+  for (const ref of baseImages) {
+    const r = tryParseImageRef(ref);
+    if (r) loginServers.add(r.loginServer);
+  }
+  for (const ls of loginServers) {
+    const id = await reader.registryIdFor(ls);
+    if (!id) continue;
+    // The task's own registry in Legacy mode needs no evaluation (implicit source-registry access): the indexed
+    // registry says so without a read. Every registry whose permissions are evaluated is read now.
+    const indexed = index.registries.get(normalizeId(id));
+    const ownLegacy =
+      ls === ownLs && indexed?.roleAssignmentMode === 'LegacyRegistryPermissions' && !indexed.anonymousPullEnabled;
+    const registry = ownLegacy ? indexed : await reader.registry(id);
+    if (!registry) continue;
+    registries[ls] = registry;
+    const evaluated =
+      !registry.anonymousPullEnabled && !(ls === ownLs && registry.roleAssignmentMode === 'LegacyRegistryPermissions');
+    if (evaluated) addAssignments(await reader.assignments(`a:${registry.id}`));
+  }
+
+  // Vaults and secret properties of every Key Vault-backed credential.
+  const vaults: Record<string, VaultInfo> = {};
+  const secrets: Record<string, SecretProperties> = {};
+  const latestVersions: Record<string, string> = {};
+  const unreadable: { ref: SecretRef; err: AzureError }[] = [];
+  for (const cred of task.credentials) {
+    for (const { ref } of vaultSecretsOf(cred)) {
+      const vault = await reader.vault(ref.vaultUrl);
+      if (!vault) continue;
+      vaults[ref.vaultUrl] = vault;
+      // RBAC vaults: one list at the vault covers assignments at, above and below it (secret scopes included).
+      if (vault.enableRbacAuthorization) addAssignments(await reader.assignments(`b:${vault.id}`));
+      const versionless = secretKey({ ...ref, version: undefined });
+      const lookup = await reader.secret(versionless);
+      if ('error' in lookup) {
+        unreadable.push({ ref, err: lookup.error });
+        continue;
+      }
+      // The versionless lookup listed every version: a pinned one is found there (no second read).
+      const chosen = ref.version ? lookup.allVersions.find((v) => v.version === ref.version) : lookup.props;
+      if (chosen) secrets[secretKey(ref)] = chosen;
+      if (lookup.latestEnabledVersion) latestVersions[versionless] = lookup.latestEnabledVersion;
+    }
+  }
+
+  // Role definitions of every assignment that might apply.
+  const definitions: RoleDefinitionInfo[] = [];
+  const guids = new Map<string, string>();
+  for (const a of assignments.values()) guids.set(roleGuidOf(a.roleDefinitionId), a.roleDefinitionId);
+  for (const id of guids.values()) {
+    const d = await reader.definition(id);
+    if (d) definitions.push(d);
+  }
+
+  const result = preflightTask({
+    task,
+    baseImages,
+    registries,
+    assignments: [...assignments.values()],
+    definitions,
+    vaults,
+    secrets,
+    latestVersions,
+    now: Math.floor(deps.now().getTime() / 1000),
+    warningDays: deps.settings.secretWarningDays,
+  });
+  let reasons = result.reasons;
+  if (unreadable.length > 0) {
+    // Not knowing is not "missing": replace the domain's SecretMissing for secrets we could not list.
+    const names = new Set(unreadable.map((u) => u.ref.name.toLowerCase()));
+    reasons = reasons.filter(
+      (r) => !(r.code === 'SecretMissing' && [...names].some((n) => r.message.toLowerCase().includes(`'${n}'`))),
+    );
+    for (const u of unreadable) reasons.push(unreadableSecret(task, u.ref, u.err));
+  }
+  return {
+    task: task.id,
+    decision: reasons.some((r) => r.severity === 'blocking') ? 'blocked' : 'ready',
+    reasons,
+    identity: result.identity,
+  };
+}
+
+export async function preflightTasks(
+  deps: Deps,
+  arm: ArmAdapters,
+  index: IndexSnapshot,
+  taskIds: readonly string[],
+): Promise<PreflightOutput> {
+  const reader = new PreflightReader(deps, arm, index);
+  const ids = [...new Set(taskIds)];
+  const verdicts = await mapLimit(ids, CONCURRENCY, (id) => preflightOne(deps, reader, index, id));
+  // Keyed by the id as asked (ARM ids compare case-insensitively; callers look verdicts up by their own spelling).
+  const out: PreflightOutput = {};
+  ids.forEach((id, i) => (out[id] = verdicts[i] as PreflightVerdict));
+  return out;
+}
+
+/** Identity per login server computed from the task alone (no I/O) — what a plan shows without preflight. */
+export function identityOf(task: TaskInfo): PlannedTask['identity'] {
+  const out: PlannedTask['identity'] = {};
+  for (const c of task.credentials) {
+    const r = resolveIdentity(task, c.identity);
+    if (!r.ok) continue;
+    out[normalizeLoginServer(c.loginServer)] = {
+      kind: r.identity.kind,
+      principalId: r.identity.principalId,
+      ...(r.identity.clientId ? { clientId: r.identity.clientId } : {}),
+    };
+  }
+  return out;
+}

@@ -1,0 +1,274 @@
+// The dependency index against the emulator and Azurite: what a refresh reads (counted by the emulator's
+// /_emulator/stats), what it writes, and that preflight shares its reads across tasks.
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { ContainerRegistryManagementClient, type Task } from '@azure/arm-containerregistry';
+import { TableClient } from '@azure/data-tables';
+import { startTestEmulator, appPrincipal, type TestEmulator } from '../support/emulator.js';
+import { startAzurite, type TestAzurite } from '../support/azurite.js';
+import { seedScenario, SEED, type SeedResult } from '../../local/azure/seed.js';
+import { guidFrom } from '../../local/azure/guid.js';
+import { loadSettings, type Settings } from '../../src/config/settings.js';
+import { createAzureClients } from '../../src/azure/clients.js';
+import type { Deps } from '../../src/activities/deps.js';
+import { createPlanActivities, INDEX_TABLE, IndexStore } from '../../src/activities/plan/index.js';
+import { normalizeId } from '../../src/domain/index.js';
+
+let counter = 0;
+const unique = (prefix: string) => `${prefix}${++counter}x${process.pid % 1000}`;
+
+let t: TestEmulator;
+let az: TestAzurite;
+let seed: SeedResult;
+let settings: Settings;
+let acr: ContainerRegistryManagementClient;
+let sub: string;
+const rg = SEED.resourceGroup;
+
+function depsFor(connection = az.connectionString): Deps {
+  const s = { ...settings, storageConnection: connection };
+  return { settings: s, clients: createAzureClients(s, t.app), now: () => new Date(), log: () => {} };
+}
+
+async function stats(): Promise<Record<string, number>> {
+  const res = await t.admin('GET', '/stats');
+  return ((await res.json()) as { requests: Record<string, number> }).requests;
+}
+const resetStats = () => t.admin('DELETE', '/stats');
+
+async function freshIndexTable(): Promise<void> {
+  const table = TableClient.fromConnectionString(az.connectionString, INDEX_TABLE, { allowInsecureConnection: true });
+  await table.deleteTable();
+}
+
+function taskBody(name: string, extra: { customRegistries?: Record<string, { identity: string }> } = {}): Task {
+  const yaml = `version: v1.1.0\nsteps:\n  - build: -t $Registry/${name}:$ID -f Dockerfile . --build-arg BASE=${seed.baseImageRef}\n`;
+  return {
+    location: SEED.location,
+    tags: { 'cascade.baseImages': seed.baseImageRef },
+    identity: { type: 'UserAssigned', userAssignedIdentities: { [seed.identity.id]: {} } },
+    platform: { os: 'Linux' },
+    step: {
+      type: 'EncodedTask',
+      encodedTaskContent: Buffer.from(yaml).toString('base64'),
+      contextPath: '/dev/null',
+    },
+    credentials: {
+      customRegistries: extra.customRegistries ?? { 'mybaseregistry.azurecr.io': { identity: seed.identity.clientId } },
+    },
+    timeout: 600,
+  };
+}
+
+beforeAll(async () => {
+  t = await startTestEmulator();
+  sub = t.emu.subscriptionId;
+  await t.admin('PUT', '/acr/runs/config', { durationMs: 50 });
+  seed = await seedScenario(
+    {
+      subscriptionId: sub,
+      tenantId: t.emu.tenantId,
+      armEndpoint: t.emu.armEndpoint,
+      operator: t.operator,
+      appPrincipalId: appPrincipal(t.emu).objectId,
+      pushImage: async (registry, repository, tag) =>
+        t.emu.services.registryData!.pushSyntheticImage(registry, repository, tag).digest,
+      guid: guidFrom,
+    },
+    { runTasksOnce: true },
+  );
+  az = await startAzurite();
+  settings = {
+    ...loadSettings({}),
+    armEndpoint: t.emu.armEndpoint,
+    keyVaultVerifyChallengeResource: false,
+    storageConnection: az.connectionString,
+    managedScopes: [`/subscriptions/${sub}`],
+    watchedRegistries: [seed.registries[SEED.baseRegistry]!],
+    watchedVaults: [seed.vaultId],
+  };
+  acr = new ContainerRegistryManagementClient(t.operator, sub, {
+    endpoint: t.emu.armEndpoint,
+    credentialScopes: ['https://management.azure.com/.default'],
+  });
+});
+
+afterAll(async () => {
+  await az?.stop();
+  await t?.stop();
+});
+
+describe('index refresh', () => {
+  beforeEach(async () => {
+    await freshIndexTable();
+  });
+
+  it('builds the index from the managed subscription with credentials read through getDetails', async () => {
+    const plans = createPlanActivities(depsFor());
+    await resetStats();
+    const built = await plans.refreshIndex({ trigger: 'http' });
+    expect(built).toMatchObject({
+      registries: 2,
+      tasks: 2,
+      added: 2,
+      removed: 0,
+      pending: 0,
+      detailReads: 2,
+      errors: [],
+    });
+    const requests = await stats();
+    expect(requests['tasks.getDetails']).toBe(2);
+    expect(requests['registries.list']).toBe(1);
+    expect(requests['tasks.list']).toBe(2);
+
+    const snap = await plans.index();
+    const dockerhub = snap.tasks.get(normalizeId(seed.taskIds[SEED.tasks.dockerhub]!))!;
+    expect(dockerhub.info.credentials).toContainEqual(
+      expect.objectContaining({
+        loginServer: 'docker.io',
+        identity: '[system]',
+        password: expect.objectContaining({ kind: 'vault', name: 'Password' }),
+      }),
+    );
+    expect(await plans.indexSummary()).toMatchObject({ built: true, tasks: 2, registries: 2, pending: 0 });
+  });
+
+  it('refreshes an unchanged estate with one registry list and one task list per registry, and writes nothing', async () => {
+    const plans = createPlanActivities(depsFor());
+    const first = await plans.refreshIndex({ trigger: 'http' });
+    await resetStats();
+    const again = await plans.refreshIndex({ trigger: 'timer' });
+    const { ['identity.token']: _tokens, ...requests } = await stats();
+    expect(requests).toEqual({ 'registries.list': 1, 'tasks.list': 2, '*read': 3 });
+    expect(again).toMatchObject({
+      version: first.version,
+      added: 0,
+      changed: 0,
+      removed: 0,
+      armReads: 3,
+      detailReads: 0,
+    });
+  });
+
+  it('re-indexes a task whose run recorded a new base digest from the list alone, without getDetails', async () => {
+    const plans = createPlanActivities(depsFor());
+    const first = await plans.refreshIndex({ trigger: 'http' });
+    const digest = t.emu.services.registryData!.pushSyntheticImage(
+      SEED.baseRegistry,
+      SEED.baseImage.repository,
+      SEED.baseImage.tag,
+      unique('label'),
+    ).digest;
+    const hello = seed.taskIds[SEED.tasks.hello]!;
+    const run = await acr.registries.beginScheduleRunAndWait(rg, SEED.appRegistry, {
+      type: 'TaskRunRequest',
+      taskId: hello,
+    });
+    let status = run.status;
+    while (!['Succeeded', 'Failed', 'Error', 'Canceled', 'Timeout'].includes(status ?? '')) {
+      await new Promise((r) => setTimeout(r, 20));
+      status = (await acr.runs.get(rg, SEED.appRegistry, run.runId!)).status;
+    }
+    expect(status).toBe('Succeeded');
+    await resetStats();
+    const after = await plans.refreshIndex({ trigger: 'timer' });
+    expect(after).toMatchObject({ changed: 1, added: 0, detailReads: 0, version: first.version + 1 });
+    expect((await stats())['tasks.getDetails']).toBeUndefined();
+    const stored = (await plans.index()).tasks.get(normalizeId(hello))!;
+    expect(stored.info.baseImages).toContainEqual(expect.objectContaining({ source: 'recorded', digest }));
+    expect(stored.info.credentials).toEqual([
+      { loginServer: 'mybaseregistry.azurecr.io', identity: seed.identity.clientId },
+    ]);
+  });
+
+  it('reads getDetails once for a task whose credentials changed, and drops a deleted task', async () => {
+    const plans = createPlanActivities(depsFor());
+    await plans.refreshIndex({ trigger: 'http' });
+    const name = unique('credtask');
+    const created = await acr.tasks.beginCreateAndWait(rg, SEED.appRegistry, name, taskBody(name));
+    await resetStats();
+    expect(await plans.refreshIndex({ trigger: 'timer' })).toMatchObject({ added: 1, detailReads: 1 });
+
+    await acr.tasks.beginUpdateAndWait(rg, SEED.appRegistry, name, {
+      credentials: { customRegistries: { 'docker.io': { identity: '[system]' } } },
+    });
+    await resetStats();
+    expect(await plans.refreshIndex({ trigger: 'timer' })).toMatchObject({ changed: 1, detailReads: 1 });
+    expect((await stats())['tasks.getDetails']).toBe(1);
+    const stored = (await plans.index()).tasks.get(normalizeId(created.id!))!;
+    expect(stored.info.credentials.map((c) => c.loginServer).sort()).toEqual([
+      'docker.io',
+      'mybaseregistry.azurecr.io',
+    ]);
+
+    await acr.tasks.beginDeleteAndWait(rg, SEED.appRegistry, name);
+    const removed = await plans.refreshIndex({ trigger: 'timer' });
+    expect(removed).toMatchObject({ removed: 1, tasks: 2 });
+    expect((await plans.index()).tasks.has(normalizeId(created.id!))).toBe(false);
+  });
+
+  it('keeps tasks beyond the getDetails budget pending, and preflight reads their credentials live', async () => {
+    const plans = createPlanActivities(depsFor());
+    const partial = await plans.refreshIndex({ trigger: 'http', maxDetailReads: 1 });
+    expect(partial).toMatchObject({ tasks: 2, detailReads: 1, pending: 1 });
+    const verdicts = await plans.preflightTasks({ taskIds: Object.values(seed.taskIds) });
+    for (const id of Object.values(seed.taskIds))
+      expect(verdicts[id]).toMatchObject({ decision: 'ready', reasons: [] });
+    expect(verdicts[seed.taskIds[SEED.tasks.hello]!]!.identity['mybaseregistry.azurecr.io']).toMatchObject({
+      kind: 'user',
+      clientId: seed.identity.clientId,
+    });
+    const rest = await plans.refreshIndex({ trigger: 'http', maxDetailReads: 1 });
+    expect(rest).toMatchObject({ detailReads: 1, pending: 0 });
+  });
+
+  it('shares one index copy per version: a second process sees a refresh written by the first', async () => {
+    const writer = createPlanActivities(depsFor());
+    const reader = createPlanActivities(depsFor(), { indexCheckIntervalMs: 0 });
+    await writer.refreshIndex({ trigger: 'http' });
+    const before = await reader.index();
+    expect(before.tasks.size).toBe(2);
+    const name = unique('seen');
+    await acr.tasks.beginCreateAndWait(rg, SEED.appRegistry, name, taskBody(name));
+    await writer.refreshIndex({ trigger: 'http' });
+    const after = await reader.index();
+    expect(after.meta.version).toBe(before.meta.version + 1);
+    expect(after.tasks.size).toBe(3);
+    await acr.tasks.beginDeleteAndWait(rg, SEED.appRegistry, name);
+  });
+
+  it('builds the index on first use when a plan needs it', async () => {
+    const plans = createPlanActivities(depsFor());
+    expect(await plans.indexSummary()).toMatchObject({ built: false, tasks: 0 });
+    const plan = await plans.buildPlan({ image: { ref: seed.baseImageRef }, preflight: false });
+    expect(plan.waves.flat()).toHaveLength(2);
+    expect(await new IndexStore(depsFor().clients.table(INDEX_TABLE)).readMeta()).toMatchObject({ tasks: 2 });
+  });
+});
+
+describe('preflight reads', () => {
+  it('reads the role assignments of a base registry once for 100 tasks that pull from it', async () => {
+    await freshIndexTable();
+    await t.admin('PUT', '/throttle', { enabled: false });
+    const names = Array.from({ length: 100 }, () => unique('many'));
+    try {
+      for (const name of names) await acr.tasks.beginCreateAndWait(rg, SEED.appRegistry, name, taskBody(name));
+      const plans = createPlanActivities(depsFor());
+      await plans.refreshIndex({ trigger: 'http' });
+      const snap = await plans.index();
+      const ids = [...snap.tasks.values()].filter((s) => names.includes(s.info.name)).map((s) => s.taskId);
+      expect(ids).toHaveLength(100);
+
+      await resetStats();
+      const verdicts = await plans.preflightTasks({ taskIds: ids });
+      const { ['identity.token']: tokens = 0, ['*read']: reads, ...requests } = await stats();
+      expect(Object.values(verdicts).filter((v) => v.decision === 'ready')).toHaveLength(100);
+      // One list at the registry (atScope: inherited included), one registry GET, and one read per distinct role
+      // assigned at or above it (Owner, Reader, Container Registry Tasks Contributor, AcrPull) — for 100 tasks.
+      expect(requests).toEqual({ 'roleAssignments.list': 1, 'registries.get': 1, 'roleDefinitions.get': 4 });
+      expect(reads! - tokens).toBe(6);
+    } finally {
+      for (const name of names) await acr.tasks.beginDeleteAndWait(rg, SEED.appRegistry, name).catch(() => {});
+      await t.admin('PUT', '/throttle', { enabled: true });
+    }
+  });
+});
