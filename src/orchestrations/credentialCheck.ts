@@ -5,7 +5,6 @@
 import type { OrchestrationContext, OrchestrationHandler, Task } from 'durable-functions';
 // The SDK-free contracts module is the one activities import orchestrators may use (names and types only); the lint
 // pattern '../activities/*' is meant for the activity implementations.
-// eslint-disable-next-line no-restricted-imports
 import {
   ActivityNames,
   type CredentialCheckInput,

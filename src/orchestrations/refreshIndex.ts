@@ -4,7 +4,6 @@
 import type { OrchestrationContext, OrchestrationHandler } from 'durable-functions';
 // contracts.js is SDK-free by design (architecture.md); the lint pattern '../activities/*' is meant for activity
 // implementations — reported to the coordinator (exempt contracts.js in eslint.config.mjs, then drop this line).
-// eslint-disable-next-line no-restricted-imports
 import { ActivityNames, type RefreshIndexInput, type RefreshIndexOutput } from '../activities/contracts.js';
 
 export const REFRESH_INDEX_INSTANCE_ID = 'acr-cascade-index-refresh';

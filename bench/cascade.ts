@@ -1,0 +1,267 @@
+// Cascade benchmark on the local stack (emulator + Azurite + the Functions host running the compiled app): for 1, 100
+// and 1,000 dependents of one base image, push a new digest of it and measure
+//   - the time from the Event Grid delivery of the push to the moment ARM has accepted every first-wave run (the
+//     emulator's run createTime), with the emulator's default ARM token buckets and with throttling switched off;
+//   - ARM requests per dependent over the whole cascade, reads and writes separately (from /_emulator/stats; the
+//     requests the emulator answered 429 count too — they are requests the app made);
+// next to the physical limit the write bucket sets for scheduling N runs: 200 at once, then 10 per second.
+// Setup (tasks, registries, index) is done with throttling off. The app runs with settle 0 s and 500 runs in flight
+// per cascade (the setting's maximum), so the window measures ARM, not the cascade's own cap.
+// Needs `npm run build` (npm run bench does it).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ContainerRegistryManagementClient } from '@azure/arm-containerregistry';
+import { startStack, type RunningStack } from '../local/stack/stack.js';
+import { SEED } from '../local/azure/seed.js';
+import type { ArmResource } from '../local/azure/core/state.js';
+import { cascadeInstanceId } from '../src/domain/index.js';
+
+const SIZES = (process.env.BENCH_CASCADE_SIZES ?? '1,100,1000').split(',').map(Number);
+const TASKS_PER_REGISTRY = 100;
+const RUN_DURATION_MS = 200;
+const WRITE_BUCKET = { burst: 200, perSecond: 10 };
+const APP_SETTINGS = {
+  CASCADE_TASK_HUB: 'AcrCascadeBench',
+  CASCADE_SETTLE_SECONDS: '0',
+  CASCADE_MAX_PARALLEL_RUNS: '500',
+  CASCADE_POLL_INITIAL_SECONDS: '2',
+  CASCADE_POLL_MAX_SECONDS: '10',
+};
+const REPOSITORY = 'baseimages/bench';
+
+type Counts = Record<string, number>;
+
+interface Measure {
+  /** Delivery of the push to the webhook → ARM accepted the last first-wave run. */
+  firstWaveAcceptedMs: number;
+  /** Delivery → the cascade instance completed (all runs watched to the end, history written). */
+  cascadeCompletedMs: number;
+  armReadsPerDependent: number;
+  armWritesPerDependent: number;
+  armReads: number;
+  armWrites: number;
+  /** scheduleRun requests per run (above 1 = requests answered 429 and retried). */
+  scheduleRunRequestsPerRun: number;
+  topArmOperations: Counts;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Splits the emulator's counters into ARM reads and writes (identity, Key Vault, registry data, Event Grid apart). */
+function armCounts(c: Counts): { reads: number; writes: number; ops: Counts } {
+  const ops: Counts = {};
+  let nonArmReads = 0;
+  let nonArmWrites = 0;
+  for (const [op, n] of Object.entries(c)) {
+    if (op.startsWith('*')) continue;
+    if (op === 'identity.token') nonArmReads += n;
+    else if (op === 'eventGrid.publish') nonArmWrites += n;
+    else if (op.startsWith('secrets.') || op.startsWith('deletedSecrets.')) {
+      if (/\.(get|list|listVersions)$/.test(op)) nonArmReads += n;
+      else nonArmWrites += n;
+    } else if (op.startsWith('registryData.')) {
+      if (/\.(get|head)$/.test(op)) nonArmReads += n;
+      else nonArmWrites += n;
+    } else ops[op] = n;
+  }
+  return {
+    reads: (c['*read'] ?? 0) - nonArmReads,
+    writes: (c['*write'] ?? 0) + (c['*delete'] ?? 0) - nonArmWrites,
+    ops,
+  };
+}
+
+function top(ops: Counts, n = 6): Counts {
+  return Object.fromEntries(
+    Object.entries(ops)
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, n),
+  );
+}
+
+export async function run(): Promise<Record<string, unknown>> {
+  const stateDir = mkdtempSync(join(tmpdir(), 'bench-cascade-'));
+  let stack: RunningStack | undefined;
+  try {
+    stack = await startStack({
+      stateDir,
+      ports: { arm: 0, identity: 0, host: 0, azurite: 0 },
+      runDurationMs: RUN_DURATION_MS,
+      stackFile: null,
+      appSettings: APP_SETTINGS,
+    });
+    const s = stack;
+    const emu = s.emu;
+    const seed = s.seed!;
+    const admin = async (method: string, path: string, body?: unknown) => {
+      const res = await fetch(`${emu.armEndpoint}/_emulator${path}`, {
+        method,
+        headers: { 'content-type': 'application/json' },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+      if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
+      return res.status === 204 ? undefined : ((await res.json()) as unknown);
+    };
+    const call = async (method: string, path: string) => {
+      const f = s.description.functions;
+      const res = await fetch(`${f.baseUrl}${path}${path.includes('?') ? '&' : '?'}code=${f.functionKey}`, { method });
+      return { status: res.status, json: (await res.json()) as Record<string, unknown> };
+    };
+
+    // ---- setup (throttling off) ----------------------------------------------------------------------------------
+    await admin('PUT', '/throttle', { enabled: false });
+    const acr = new ContainerRegistryManagementClient(s.operator, emu.subscriptionId, {
+      endpoint: emu.armEndpoint,
+      credentialScopes: ['https://management.azure.com/.default'],
+    });
+    const baseServer = `${SEED.baseRegistry}.azurecr.io`;
+    const taskYaml = (name: string) =>
+      Buffer.from(
+        [
+          'version: v1.1.0',
+          'steps:',
+          `  - build: -t ${name}:$ID https://github.com/example/app.git -f Dockerfile`,
+          '',
+        ].join('\n'),
+      ).toString('base64');
+    const setupStart = Date.now();
+    let registryNo = 0;
+    const tasksOfSize = new Map<number, Set<string>>();
+    for (const size of SIZES) {
+      const names = new Set<string>();
+      for (let start = 0; start < size; start += TASKS_PER_REGISTRY) {
+        const registry = `benchreg${++registryNo}`;
+        await acr.registries.beginCreateAndWait(SEED.resourceGroup, registry, {
+          location: SEED.location,
+          sku: { name: 'Premium' },
+        });
+        const batch = Array.from(
+          { length: Math.min(TASKS_PER_REGISTRY, size - start) },
+          (_, i) => `bench${size}t${start + i}`,
+        );
+        await Promise.all(
+          batch.map((name) =>
+            acr.tasks.beginCreateAndWait(SEED.resourceGroup, registry, name, {
+              location: SEED.location,
+              tags: { 'cascade.baseImages': `${baseServer}/${REPOSITORY}:n${size}` },
+              identity: { type: 'UserAssigned', userAssignedIdentities: { [seed.identity.id]: {} } },
+              platform: { os: 'Linux' },
+              step: { type: 'EncodedTask', encodedTaskContent: taskYaml(name), contextPath: '/dev/null' },
+              credentials: { customRegistries: { [baseServer]: { identity: seed.identity.clientId } } },
+              timeout: 600,
+            }),
+          ),
+        );
+        for (const n of batch) names.add(n);
+      }
+      tasksOfSize.set(size, names);
+    }
+    const tasksMs = Date.now() - setupStart;
+    const refresh = await call('POST', '/api/index/refresh');
+    const statusUri = refresh.json.statusQueryGetUri as string;
+    for (;;) {
+      const st = (await (await fetch(statusUri)).json()) as { runtimeStatus?: string };
+      if (st.runtimeStatus === 'Completed') break;
+      if (st.runtimeStatus === 'Failed') throw new Error('index refresh failed');
+      await sleep(250);
+    }
+    const setupMs = Date.now() - setupStart;
+
+    // ---- measurements --------------------------------------------------------------------------------------------
+    const runsAccepted = (names: Set<string>, sinceIso: string): number[] => {
+      const times: number[] = [];
+      for (const r of emu.store.listResources<ArmResource & { properties: { task?: string; createTime: string } }>(
+        'Microsoft.ContainerRegistry/registries/runs',
+      )) {
+        const p = r.properties;
+        if (p.task && names.has(p.task) && p.createTime >= sinceIso) times.push(Date.parse(p.createTime));
+      }
+      return times;
+    };
+    const deliveredAt = async (digestLabelSince: number): Promise<number> => {
+      for (let i = 0; i < 400; i++) {
+        const list = (await admin('GET', '/eventgrid/deliveries?outcome=delivered')) as {
+          value: { subjects: string[]; publishTime: string; attempts: { at: string }[] }[];
+        };
+        const hit = list.value
+          .filter((d) => d.subjects.some((x) => x.startsWith(`${REPOSITORY}:`)))
+          .map((d) => Date.parse(d.attempts[d.attempts.length - 1]?.at ?? d.publishTime))
+          .filter((t) => t >= digestLabelSince);
+        if (hit.length > 0) return Math.min(...hit);
+        await sleep(25);
+      }
+      throw new Error('the push was not delivered');
+    };
+
+    const results: Record<string, unknown> = {};
+    let label = 0;
+    for (const size of SIZES) {
+      const names = tasksOfSize.get(size)!;
+      const instanceId = cascadeInstanceId(seed.registries[SEED.baseRegistry]!, REPOSITORY, `n${size}`);
+      const perMode: Record<string, Measure> = {};
+      for (const mode of ['bucketsOff', 'defaultBuckets'] as const) {
+        await admin('PUT', '/throttle', mode === 'bucketsOff' ? { enabled: false } : {});
+        await admin('DELETE', '/eventgrid/deliveries');
+        await admin('DELETE', '/stats');
+        const pushedAt = Date.now();
+        const sinceIso = new Date(emu.nowMs() - 1).toISOString();
+        const digest = emu.services.registryData!.pushSyntheticImage(
+          SEED.baseRegistry,
+          REPOSITORY,
+          `n${size}`,
+          `b${++label}`,
+        ).digest;
+        const delivered = await deliveredAt(pushedAt - 5);
+        let accepted: number[] = [];
+        const limit = Date.now() + 15 * 60_000;
+        while ((accepted = runsAccepted(names, sinceIso)).length < size) {
+          if (Date.now() > limit)
+            throw new Error(`${size} dependents (${mode}): only ${accepted.length} runs accepted`);
+          await sleep(50);
+        }
+        const firstWave = Math.max(...accepted);
+        let completedAt = 0;
+        for (;;) {
+          const st = await call('GET', `/api/rebuilds/${instanceId}`);
+          const result = st.json.result as { image?: { digest?: string } } | undefined;
+          if (st.json.runtimeStatus === 'Completed' && result?.image?.digest === digest) {
+            completedAt = Date.now();
+            break;
+          }
+          if (Date.now() > limit) throw new Error(`${size} dependents (${mode}): cascade did not complete`);
+          await sleep(200);
+        }
+        const counts = (await admin('GET', '/stats')) as { requests: Counts };
+        const arm = armCounts(counts.requests);
+        perMode[mode] = {
+          firstWaveAcceptedMs: Math.max(0, firstWave - delivered),
+          cascadeCompletedMs: completedAt - delivered,
+          armReadsPerDependent: Math.round((arm.reads / size) * 100) / 100,
+          armWritesPerDependent: Math.round((arm.writes / size) * 100) / 100,
+          armReads: arm.reads,
+          armWrites: arm.writes,
+          scheduleRunRequestsPerRun: Math.round(((arm.ops['registries.scheduleRun'] ?? 0) / size) * 100) / 100,
+          topArmOperations: top(arm.ops),
+        };
+      }
+      results[`dependents_${size}`] = {
+        ...perMode,
+        writeBucketLimitMs: Math.max(0, Math.ceil(((size - WRITE_BUCKET.burst) / WRITE_BUCKET.perSecond) * 1000)),
+      };
+    }
+    return {
+      setup: {
+        tasks: SIZES.reduce((a, b) => a + b, 0),
+        registries: registryNo,
+        createTasksMs: tasksMs,
+        indexRefreshMs: setupMs - tasksMs,
+      },
+      settings: { ...APP_SETTINGS, runDurationMs: RUN_DURATION_MS, writeBucket: WRITE_BUCKET },
+      ...results,
+    };
+  } finally {
+    await stack?.stop();
+    rmSync(stateDir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,96 @@
+// Reasons the cascade adds to the domain's: why a planned task did not run or did not succeed. Pure; the wording
+// names the task and, where a person can act, says what to do.
+// contracts.js is the SDK-free names/types module orchestrators may use; the lint pattern targets activity code.
+import type { CascadeReason, RunStatus } from '../activities/contracts.js';
+
+interface TaskWords {
+  taskName: string;
+  registryId: string;
+}
+
+function registryName(id: string): string {
+  return id.replace(/\/+$/, '').split('/').pop() ?? id;
+}
+
+function words(t: TaskWords): string {
+  return `task '${t.taskName}' (registry ${registryName(t.registryId)})`;
+}
+
+function cap(s: string): string {
+  return s.charAt(0).toUpperCase() + s.slice(1);
+}
+
+/** A task whose every producer failed, was blocked or canceled: the image it builds from was not rebuilt. */
+export function upstreamFailed(t: TaskWords, producers: { taskName: string; outcome: string }[]): CascadeReason {
+  const list = producers.map((p) => `'${p.taskName}' (${p.outcome})`).join(', ');
+  return {
+    code: 'UpstreamFailed',
+    severity: 'blocking',
+    message: `${cap(words(t))} is not scheduled: the task${producers.length === 1 ? '' : 's'} producing its base image did not succeed: ${list}.`,
+  };
+}
+
+export function scheduleRejected(t: TaskWords, code: string, message: string): CascadeReason {
+  return {
+    code: 'ScheduleRejected',
+    severity: 'blocking',
+    message: `ARM refused to schedule a run of ${words(t)}: ${code}: ${message}`,
+    fix: `az acr task show --name ${t.taskName} --registry ${registryName(t.registryId)}`,
+  };
+}
+
+export function runFailed(t: TaskWords, runId: string, status: RunStatus, error: string | undefined): CascadeReason {
+  return {
+    code: 'RunFailed',
+    severity: 'blocking',
+    message: `Run ${runId} of ${words(t)} ended ${status}${error ? `: ${error}` : ''}.`,
+    fix: `az acr task logs --registry ${registryName(t.registryId)} --run-id ${runId}`,
+  };
+}
+
+export function runCanceled(t: TaskWords, runId: string): CascadeReason {
+  return { code: 'RunCanceled', severity: 'info', message: `Run ${runId} of ${words(t)} was canceled.` };
+}
+
+export function watchTimedOut(t: TaskWords, runId: string, seconds: number): CascadeReason {
+  return {
+    code: 'WatchTimedOut',
+    severity: 'blocking',
+    message: `Run ${runId} of ${words(t)} did not finish within ${seconds} seconds (task timeout plus margin); it was canceled.`,
+    fix: `az acr task logs --registry ${registryName(t.registryId)} --run-id ${runId}`,
+  };
+}
+
+export function cascadeCanceled(t: TaskWords): CascadeReason {
+  return {
+    code: 'CascadeCanceled',
+    severity: 'info',
+    message: `${cap(words(t))} was not scheduled: the cascade was canceled.`,
+  };
+}
+
+export function remediationFailed(t: TaskWords, failures: { scope: string; message: string }[]): CascadeReason {
+  return {
+    code: 'RemediationFailed',
+    severity: 'blocking',
+    message: `Auto-remediation could not create the missing role assignment(s) for ${words(t)}: ${failures
+      .map((f) => `${f.scope}: ${f.message}`)
+      .join('; ')}.`,
+  };
+}
+
+export function taskOrchestrationFailed(t: TaskWords, message: string): CascadeReason {
+  return {
+    code: 'TaskOrchestrationFailed',
+    severity: 'blocking',
+    message: `The rebuild of ${words(t)} failed inside acr-cascade: ${message}`,
+  };
+}
+
+export function planFailed(message: string): CascadeReason {
+  return {
+    code: 'PlanFailed',
+    severity: 'blocking',
+    message: `The rebuild plan could not be computed: ${message}`,
+  };
+}

@@ -1,0 +1,232 @@
+// rebuildTask: one planned task of a cascade, as a sub-orchestration so the parent's history stays small.
+// (optional) remediate → schedule (429 → durable timer → again; never dropped) → watch with durable timers (backoff,
+// capped, bounded by the task timeout plus a margin) → a failed run is re-checked by preflight: blocked → reported with
+// the preflight reasons; otherwise retried once (a new attempt = a new exactly-once key) when transientRetries > 0.
+// Pure: time from currentUtcDateTime, no I/O, logs only when not replaying.
+import { RetryOptions, type OrchestrationContext, type OrchestrationHandler, type Task } from 'durable-functions';
+// contracts.js is the SDK-free names/types module orchestrators may use; the lint pattern targets activity code.
+import {
+  ActivityNames,
+  TERMINAL_RUN_STATUSES,
+  type CascadeReason,
+  type CancelRunInput,
+  type GetRunInput,
+  type PreflightInput,
+  type PreflightOutput,
+  type PreflightVerdict,
+  type RebuildTaskInput,
+  type RemediateInput,
+  type RemediateOutput,
+  type RunInfo,
+  type ScheduleRunInput,
+  type ScheduleRunOutput,
+  type TaskOutcome,
+  type TaskResult,
+} from '../activities/contracts.js';
+import {
+  remediationFailed,
+  runCanceled,
+  runFailed,
+  scheduleRejected,
+  cascadeCanceled,
+  watchTimedOut,
+} from './cascadeReasons.js';
+
+/** Activity retries for transient failures (storage hiccups, ARM 5xx after the SDK's own retries). */
+export const ACTIVITY_RETRY = (() => {
+  const r = new RetryOptions(5_000, 4);
+  r.backoffCoefficient = 2;
+  r.maxRetryIntervalInMilliseconds = 60_000;
+  return r;
+})();
+
+/** Default wait for a freshly created role assignment to reach the data plane. */
+export const REMEDIATION_WAIT_SECONDS = 30;
+
+/** Child custom status: what a person watching one task wants to see. */
+export interface RebuildTaskStatus {
+  task: string;
+  attempt: number;
+  phase: 'remediating' | 'scheduling' | 'throttled' | 'watching' | 'rechecking' | 'done';
+  runId?: string;
+  status?: string;
+  retryAt?: string;
+}
+
+function addSeconds(d: Date, seconds: number): Date {
+  return new Date(d.getTime() + seconds * 1000);
+}
+
+function isTerminal(status: string): boolean {
+  return (TERMINAL_RUN_STATUSES as readonly string[]).includes(status);
+}
+
+/** Only blocking reasons that auto-remediation can fix (a missing role assignment) may be remediated. */
+export function remediable(reasons: readonly CascadeReason[]): boolean {
+  const blocking = reasons.filter((r) => r.severity === 'blocking');
+  return blocking.length > 0 && blocking.every((r) => r.remediation !== undefined);
+}
+
+export function* rebuildTask(context: OrchestrationContext): Generator<Task, TaskResult, unknown> {
+  const input = context.df.getInput() as RebuildTaskInput;
+  const p = input.planned;
+  const who = { taskName: p.taskName, registryId: p.registryId };
+  const log = (message: string) => {
+    if (!context.df.isReplaying) context.log(`[rebuildTask ${p.taskName}] ${message}`);
+  };
+  const status: RebuildTaskStatus = { task: p.task, attempt: 1, phase: 'scheduling' };
+  const show = (patch: Partial<RebuildTaskStatus>) => {
+    Object.assign(status, patch);
+    context.df.setCustomStatus({ ...status });
+  };
+  const done = (
+    outcome: TaskOutcome,
+    reasons: CascadeReason[],
+    extra: Partial<Pick<TaskResult, 'run' | 'remediated' | 'decision'>> = {},
+  ): TaskResult => {
+    show({ phase: 'done' });
+    return {
+      task: p.task,
+      taskName: p.taskName,
+      wave: p.wave,
+      decision: extra.decision ?? (outcome === 'blocked' ? 'blocked' : p.decision),
+      outcome,
+      reasons,
+      ...(extra.run ? { run: extra.run } : {}),
+      ...(extra.remediated && extra.remediated.length > 0 ? { remediated: extra.remediated } : {}),
+    };
+  };
+  const preflightAgain = function* (): Generator<Task, PreflightVerdict | undefined, unknown> {
+    const req: PreflightInput = { taskIds: [p.task], ...(input.base ? { image: input.base } : {}) };
+    const out = (yield context.df.callActivityWithRetry(
+      ActivityNames.preflightTasks,
+      ACTIVITY_RETRY,
+      req,
+    )) as PreflightOutput;
+    return out[p.task] ?? Object.values(out)[0];
+  };
+
+  // 1. Blocked with auto-remediation on: create the missing assignment, wait out propagation, check again.
+  let verdict = input.verdict;
+  let remediated: RemediateOutput['created'] = [];
+  if (verdict.decision === 'blocked') {
+    if (!input.autoRemediate || !remediable(verdict.reasons)) return done('blocked', verdict.reasons);
+    show({ phase: 'remediating' });
+    const req: RemediateInput = { task: p.task, reasons: verdict.reasons.filter((r) => r.remediation !== undefined) };
+    const out = (yield context.df.callActivityWithRetry(
+      ActivityNames.remediatePull,
+      ACTIVITY_RETRY,
+      req,
+    )) as RemediateOutput;
+    remediated = out.created;
+    if (out.failed.length > 0) {
+      return done('blocked', [...verdict.reasons, remediationFailed(who, out.failed)], { remediated });
+    }
+    log(`created ${out.created.length} role assignment(s); waiting for propagation`);
+    const wait = input.remediationWaitSeconds ?? REMEDIATION_WAIT_SECONDS;
+    if (out.created.length > 0 && wait > 0) {
+      yield context.df.createTimer(addSeconds(context.df.currentUtcDateTime, wait));
+    }
+    verdict = (yield* preflightAgain()) ?? verdict;
+    if (verdict.decision === 'blocked') return done('blocked', verdict.reasons, { remediated });
+  }
+  // Warnings (e.g. an expiring secret) travel with the result; they do not stop the run.
+  const warnings: CascadeReason[] = verdict.reasons.filter((r) => r.severity !== 'blocking');
+
+  const attempts = 1 + Math.max(0, input.transientRetries);
+  for (let attempt = 1; ; attempt++) {
+    // 2. Schedule, exactly once per (task, base digest | request, attempt). A 429 waits; it never drops the run.
+    show({ attempt, phase: 'scheduling' });
+    let scheduled: Extract<ScheduleRunOutput, { kind: 'scheduled' }>;
+    for (;;) {
+      const req: ScheduleRunInput = {
+        cascadeId: input.cascadeId,
+        task: p.task,
+        attempt,
+        outputImages: p.outputImages,
+        ...(input.base ? { base: input.base } : {}),
+        ...(input.cascadeStartedAt ? { cascadeStartedAt: input.cascadeStartedAt } : {}),
+        ...(input.requestId ? { requestId: input.requestId } : {}),
+      };
+      const out = (yield context.df.callActivityWithRetry(
+        ActivityNames.scheduleRun,
+        ACTIVITY_RETRY,
+        req,
+      )) as ScheduleRunOutput;
+      if (out.kind === 'scheduled') {
+        scheduled = out;
+        break;
+      }
+      if (out.kind === 'rejected') {
+        if (out.code === 'CascadeCanceled') return done('canceled', [...warnings, cascadeCanceled(who)]);
+        return done('blocked', [...warnings, scheduleRejected(who, out.code, out.message)], { remediated });
+      }
+      const retryAt = addSeconds(context.df.currentUtcDateTime, Math.max(1, Math.ceil(out.retryAfterSeconds)));
+      show({ phase: 'throttled', retryAt: retryAt.toISOString() });
+      log(`ARM throttled scheduling; trying again at ${retryAt.toISOString()}`);
+      yield context.df.createTimer(retryAt);
+    }
+    const ref: GetRunInput = {
+      registryId: scheduled.registryId,
+      runId: scheduled.runId,
+      cascadeId: input.cascadeId,
+      ...(input.cascadeStartedAt ? { cascadeStartedAt: input.cascadeStartedAt } : {}),
+    };
+    log(`run ${scheduled.runId}${scheduled.deduplicated ? ' (already scheduled: adopted)' : ''} ${scheduled.status}`);
+    show({ phase: 'watching', runId: scheduled.runId, status: scheduled.status });
+
+    // 3. Watch: durable timers, backoff from pollInitialSeconds doubling up to pollMaxSeconds, bounded.
+    let info: RunInfo;
+    if (isTerminal(scheduled.status)) {
+      info = (yield context.df.callActivityWithRetry(ActivityNames.getRun, ACTIVITY_RETRY, ref)) as RunInfo;
+    } else {
+      info = { runId: scheduled.runId, status: scheduled.status, outputImages: [] };
+      const deadline = addSeconds(context.df.currentUtcDateTime, input.timeoutSeconds);
+      let delay = Math.max(1, input.pollInitialSeconds);
+      while (!isTerminal(info.status)) {
+        const now = context.df.currentUtcDateTime;
+        if (now.getTime() >= deadline.getTime()) {
+          const cancel: CancelRunInput = {
+            cascadeId: input.cascadeId,
+            cascadeStartedAt: input.cascadeStartedAt ?? '',
+            runs: [{ registryId: scheduled.registryId, runId: scheduled.runId }],
+          };
+          yield context.df.callActivityWithRetry(ActivityNames.cancelRun, ACTIVITY_RETRY, cancel);
+          return done('failed', [...warnings, watchTimedOut(who, scheduled.runId, input.timeoutSeconds)], {
+            run: { ...info, attempts: attempt, registryId: scheduled.registryId },
+            remediated,
+          });
+        }
+        const next = new Date(Math.min(addSeconds(now, delay).getTime(), deadline.getTime()));
+        yield context.df.createTimer(next);
+        info = (yield context.df.callActivityWithRetry(ActivityNames.getRun, ACTIVITY_RETRY, ref)) as RunInfo;
+        show({ status: info.status });
+        delay = Math.min(delay * 2, Math.max(1, input.pollMaxSeconds));
+      }
+    }
+    const run = {
+      ...info,
+      attempts: attempt,
+      registryId: scheduled.registryId,
+      ...(scheduled.deduplicated ? { deduplicated: true } : {}),
+    };
+    if (info.status === 'Succeeded') return done('succeeded', warnings, { run, remediated });
+    if (info.status === 'Canceled') return done('canceled', [...warnings, runCanceled(who, info.runId)], { run });
+
+    // 4. Failed / Error / Timeout: an authorisation problem shows up in preflight and is reported as such.
+    show({ phase: 'rechecking' });
+    const failure = runFailed(who, info.runId, info.status, info.runErrorMessage);
+    const recheck = yield* preflightAgain();
+    if (recheck?.decision === 'blocked') {
+      log(`run ${info.runId} ${info.status}; preflight now blocks the task`);
+      return done('blocked', [...recheck.reasons, failure], { run, remediated });
+    }
+    if (attempt < attempts) {
+      log(`run ${info.runId} ${info.status}; retrying once (attempt ${attempt + 1})`);
+      continue;
+    }
+    return done('failed', [...warnings, failure], { run, remediated });
+  }
+}
+
+export const rebuildTaskHandler: OrchestrationHandler = rebuildTask;

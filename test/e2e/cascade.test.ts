@@ -1,0 +1,340 @@
+// Rebuild cascades on the local stack, starting from real pushes to the emulated base registry: Event Grid delivers
+// ImagePushed to onRegistryEvent, the durable cascade plans, preflights and schedules runs through emulated ARM.
+// Needs `npx tsc -p tsconfig.build.json` (or `npm run build`) first.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AuthorizationManagementClient } from '@azure/arm-authorization';
+import { SEED } from '../../local/azure/seed.js';
+import { guidFrom } from '../../local/azure/guid.js';
+import { keyOf, tokenOf } from '../../src/activities/runs/index.js';
+import type { CascadeResult, Plan, TaskResult } from '../../src/activities/contracts.js';
+import { startCascadeStack, waitFor, withToken, type CascadeStack } from './cascadeStack.js';
+
+let s: CascadeStack;
+let counter = 0;
+const label = (what: string) => `${what}-${++counter}`;
+
+const hello = () => s.stack.seed!.taskIds[SEED.tasks.hello]!;
+const dockerhub = () => s.stack.seed!.taskIds[SEED.tasks.dockerhub]!;
+const baseRef = () => s.stack.seed!.baseImageRef;
+const token = (task: string, digest: string, attempt = 1) =>
+  tokenOf(keyOf({ task, cascadeId: '', base: { ref: baseRef(), digest } }), attempt);
+const taskResult = (r: CascadeResult | undefined, name: string) =>
+  r?.tasks.find((t) => t.taskName === name) as TaskResult;
+
+beforeAll(async () => {
+  s = await startCascadeStack('cascade-e2e');
+}, 120_000);
+
+afterAll(async () => {
+  await s?.stop();
+});
+
+describe('a push to the base registry', () => {
+  it('rebuilds helloworldtask once and reports dockerhubtask', async () => {
+    const digest = s.pushBase(label('seed'));
+    const done = await s.waitDone(s.cascadeId(), digest);
+    expect(done.runtimeStatus).toBe('Completed');
+    const result = done.result!;
+    expect(result).toMatchObject({
+      trigger: 'event',
+      status: 'Completed',
+      waves: 1,
+      image: { ref: baseRef(), digest },
+    });
+    const h = taskResult(result, SEED.tasks.hello);
+    expect(h).toMatchObject({
+      wave: 1,
+      decision: 'rebuild',
+      outcome: 'succeeded',
+      run: { status: 'Succeeded', attempts: 1 },
+    });
+    expect(h.run?.outputImages.some((o) => o.startsWith(`${SEED.appRegistry}.azurecr.io/hello-world:`))).toBe(true);
+    const d = taskResult(result, SEED.tasks.dockerhub);
+    expect(['succeeded', 'failed', 'blocked']).toContain(d.outcome);
+    expect(d.reasons.every((r) => typeof r.message === 'string')).toBe(true);
+    // Exactly one run per task for this digest, carrying the exactly-once correlation token.
+    expect(withToken(await s.runsOf(SEED.tasks.hello), token(hello(), digest))).toHaveLength(1);
+    expect(withToken(await s.runsOf(SEED.tasks.dockerhub), token(dockerhub(), digest))).toHaveLength(d.run ? 1 : 0);
+    // The history table keeps it after the fact.
+    expect(s.logs.some((l) => l.includes(`recordCascade ${s.cascadeId()}`))).toBe(true);
+  });
+
+  it('turns 5 redeliveries of one event and a burst of 10 pushes into one run per task, of the newest digest', async () => {
+    await s.admin('DELETE', '/eventgrid/deliveries');
+    const first = s.pushBase(label('burst'));
+    const delivered = await waitFor('the first delivery', async () => {
+      const res = await s.admin('GET', '/eventgrid/deliveries?outcome=delivered');
+      const list = ((await res.json()) as { value: { eventIds: string[]; kind: string }[] }).value;
+      return list.find((d) => d.kind === 'original')?.eventIds[0];
+    });
+    const redeliver = await s.admin('POST', '/eventgrid/redeliver', { eventId: delivered, times: 5 });
+    expect(redeliver.status).toBe(202);
+    const digests = [first];
+    for (let i = 0; i < 10; i++) digests.push(s.pushBase(label('burst')));
+    const newest = digests[digests.length - 1]!;
+    const done = await s.waitDone(s.cascadeId(), newest);
+    expect(done.result).toMatchObject({ status: 'Completed', generation: 0 });
+    // Nothing left that could start another cascade or run.
+    await s.admin('GET', '/eventgrid/idle');
+    const again = await s.status(s.cascadeId());
+    expect(again?.runtimeStatus).toBe('Completed');
+    expect(again?.result?.image?.digest).toBe(newest);
+    const helloRuns = await s.runsOf(SEED.tasks.hello);
+    const dockerRuns = await s.runsOf(SEED.tasks.dockerhub);
+    expect(withToken(helloRuns, token(hello(), newest))).toHaveLength(1);
+    expect(withToken(dockerRuns, token(dockerhub(), newest))).toHaveLength(
+      taskResult(done.result, SEED.tasks.dockerhub).run ? 1 : 0,
+    );
+    // The 5 redeliveries really reached the function (and were filtered there or folded in the cascade).
+    const res = await s.admin('GET', `/eventgrid/deliveries?eventId=${delivered}`);
+    const redelivered = ((await res.json()) as { value: { kind: string; outcome: string }[] }).value.filter(
+      (d) => d.kind === 'redelivery' && d.outcome === 'delivered',
+    );
+    expect(redelivered).toHaveLength(5);
+    for (const d of digests.slice(0, -1)) {
+      expect(withToken(helloRuns, token(hello(), d))).toHaveLength(0);
+      expect(withToken(dockerRuns, token(dockerhub(), d))).toHaveLength(0);
+    }
+    expect(
+      s.logs.some((l) => /ignored event .*(redelivery|already handled)/.test(l) || /ignored redelivered event/.test(l)),
+    ).toBe(true);
+  });
+
+  it('starts nothing for a forged event from an unwatched topic posted straight to the webhook', async () => {
+    const before = await s.status(s.cascadeId());
+    const runsBefore = (await s.runsOf(SEED.tasks.hello)).length;
+    const forgedId = `forged-${++counter}`;
+    const f = s.stack.description.functions;
+    const forgedDigest = `sha256:${'f'.repeat(64)}`;
+    const res = await fetch(
+      `${f.baseUrl}/runtime/webhooks/eventgrid?functionName=onRegistryEvent&code=${f.eventGridKey}`,
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'aeg-event-type': 'Notification' },
+        body: JSON.stringify([
+          {
+            id: forgedId,
+            topic: `/subscriptions/${s.stack.emu.subscriptionId}/resourceGroups/evil/providers/Microsoft.ContainerRegistry/registries/mybaseregistry`,
+            subject: 'baseimages/node:15-alpine',
+            eventType: 'Microsoft.ContainerRegistry.ImagePushed',
+            eventTime: new Date().toISOString(),
+            dataVersion: '1.0',
+            data: {
+              target: {
+                mediaType: 'application/vnd.oci.image.manifest.v1+json',
+                repository: 'baseimages/node',
+                tag: '15-alpine',
+                digest: forgedDigest,
+              },
+              request: { host: 'mybaseregistry.azurecr.io' },
+            },
+          },
+          { id: `malformed-${counter}`, topic: 42 },
+        ]),
+      },
+    );
+    expect(res.status).toBe(202);
+    await waitFor('the forged event to be logged', async () =>
+      s.logs.find((l) => l.includes(`ignored event ${forgedId}`) && l.includes('is not a watched registry')),
+    );
+    expect(s.logs.some((l) => l.includes(`rejected event malformed-${counter}`))).toBe(true);
+    const after = await s.status(s.cascadeId());
+    expect(after?.result?.image?.digest).toBe(before?.result?.image?.digest);
+    expect(after?.result?.image?.digest).not.toBe(forgedDigest);
+    expect((await s.runsOf(SEED.tasks.hello)).length).toBe(runsBefore);
+  });
+});
+
+describe('CloudEvents', () => {
+  it('accepts an ImagePushed in the CloudEvents 1.0 schema from the watched registry', async () => {
+    const f = s.stack.description.functions;
+    const digest = `sha256:${(++counter).toString(16).padStart(2, '0').repeat(32)}`;
+    const res = await fetch(
+      `${f.baseUrl}/runtime/webhooks/eventgrid?functionName=onRegistryEvent&code=${f.eventGridKey}`,
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/cloudevents+json; charset=utf-8' },
+        body: JSON.stringify({
+          specversion: '1.0',
+          id: `cloud-${counter}`,
+          source: s.baseRegistryId,
+          type: 'Microsoft.ContainerRegistry.ImagePushed',
+          subject: 'baseimages/node:15-alpine',
+          time: new Date().toISOString(),
+          data: {
+            target: {
+              mediaType: 'application/vnd.docker.distribution.manifest.v2+json',
+              repository: 'baseimages/node',
+              tag: '15-alpine',
+              digest,
+            },
+            request: { host: 'mybaseregistry.azurecr.io' },
+          },
+        }),
+      },
+    );
+    expect(res.status).toBe(202);
+    const done = await s.waitDone(s.cascadeId(), digest);
+    expect(done.result?.image).toMatchObject({ digest, eventId: `cloud-${counter}` });
+    expect(withToken(await s.runsOf(SEED.tasks.hello), token(hello(), digest))).toHaveLength(1);
+  });
+});
+
+describe('/api/rebuilds', () => {
+  it('refuses requests without the function key, malformed bodies (naming the field) and tasks outside the scopes', async () => {
+    expect((await s.call('POST', '/api/rebuilds', { key: null, body: { tasks: [hello()] } })).status).toBe(401);
+    const notJson = await s.call('POST', '/api/rebuilds', { body: '{oops' });
+    expect(notJson).toMatchObject({ status: 400, json: { error: { field: 'body' } } });
+    const both = await s.call('POST', '/api/rebuilds', { body: { image: baseRef(), tasks: [hello()] } });
+    expect(both).toMatchObject({ status: 400, json: { error: { field: 'tasks' } } });
+    const neither = await s.call('POST', '/api/rebuilds', { body: { dryRun: true } });
+    expect(neither).toMatchObject({ status: 400, json: { error: { field: 'image' } } });
+    const unknown = await s.call('POST', '/api/rebuilds', { body: { tasks: [hello()], force: true } });
+    expect(unknown).toMatchObject({ status: 400, json: { error: { field: 'force' } } });
+    const badImage = await s.call('POST', '/api/rebuilds', { body: { image: 'Not An Image' } });
+    expect(badImage).toMatchObject({ status: 400, json: { error: { field: 'image' } } });
+    const badTask = await s.call('POST', '/api/rebuilds', { body: { tasks: [hello(), 'nope'] } });
+    expect(badTask).toMatchObject({ status: 400, json: { error: { field: 'tasks[1]' } } });
+    const badDry = await s.call('POST', '/api/rebuilds', { body: { tasks: [hello()], dryRun: 'yes' } });
+    expect(badDry).toMatchObject({ status: 400, json: { error: { field: 'dryRun' } } });
+    const outside = await s.call('POST', '/api/rebuilds', {
+      body: {
+        tasks: [
+          '/subscriptions/99999999-0000-0000-0000-000000000000/resourceGroups/x/providers/Microsoft.ContainerRegistry/registries/r/tasks/t',
+        ],
+      },
+    });
+    expect(outside).toMatchObject({
+      status: 403,
+      json: { error: { code: 'OutsideManagedScopes', field: 'tasks[0]' } },
+    });
+    const hub = await s.call('POST', '/api/rebuilds', { body: { image: 'node:20' } });
+    expect(hub).toMatchObject({ status: 403, json: { error: { field: 'image' } } });
+    const status = await s.call('GET', '/api/rebuilds', { query: { status: 'Sleeping' } });
+    expect(status).toMatchObject({ status: 400, json: { error: { field: 'status' } } });
+  });
+
+  it('answers a dry run with the plan (with preflight) and starts nothing', async () => {
+    const before = (await s.runsOf(SEED.tasks.hello)).length;
+    const res = await s.call('POST', '/api/rebuilds', { body: { image: baseRef(), dryRun: true } });
+    expect(res.status).toBe(200);
+    const plan = res.json.plan as Plan;
+    expect(plan.waves.flat().sort()).toEqual([dockerhub(), hello()].sort());
+    expect(plan.tasks[hello()]).toMatchObject({ decision: 'rebuild', wave: 1 });
+    expect((await s.runsOf(SEED.tasks.hello)).length).toBe(before);
+  });
+
+  it('rebuilds requested tasks: 202 with status URLs, then progress and per-task results, listed as recent', async () => {
+    const res = await s.call('POST', '/api/rebuilds', { body: { tasks: [hello()] } });
+    expect(res.status).toBe(202);
+    const id = res.json.id as string;
+    expect(id).toMatch(/^rebuild-/);
+    expect(res.json).toMatchObject({
+      statusUri: expect.stringContaining(`/api/rebuilds/${id}`),
+      statusQueryGetUri: expect.any(String),
+    });
+    const done = await s.waitDone(id);
+    expect(done).toMatchObject({ source: 'durable', runtimeStatus: 'Completed', progress: { phase: 'done' } });
+    expect(done.result?.trigger).toBe('http');
+    expect(taskResult(done.result, SEED.tasks.hello)).toMatchObject({
+      outcome: 'succeeded',
+      run: { status: 'Succeeded' },
+    });
+    const list = await s.call('GET', '/api/rebuilds', { query: { status: 'Completed' } });
+    expect(list.status).toBe(200);
+    expect((list.json.cascades as { id: string }[]).map((c) => c.id)).toContain(id);
+    const late = await s.call('POST', `/api/rebuilds/${id}/cancel`);
+    expect(late).toMatchObject({ status: 409, json: { error: { code: 'NotRunning' } } });
+    expect((await s.call('GET', '/api/rebuilds/rebuild-unknown')).status).toBe(404);
+    // Once the durable instance is purged, the history table still answers.
+    const f = s.stack.description.functions;
+    const purge = await fetch(`${f.baseUrl}/runtime/webhooks/durabletask/instances/${id}?code=${f.masterKey}`, {
+      method: 'DELETE',
+    });
+    expect(purge.status).toBe(200);
+    const fromHistory = await s.call('GET', `/api/rebuilds/${id}`);
+    expect(fromHistory).toMatchObject({ status: 200, json: { id, source: 'history', runtimeStatus: 'Completed' } });
+    expect((fromHistory.json.tasks as { taskName: string; outcome: string }[])[0]).toMatchObject({
+      taskName: SEED.tasks.hello,
+      outcome: 'succeeded',
+    });
+  });
+
+  it('cancels a running cascade and the run it started', async () => {
+    await s.admin('PUT', '/acr/runs/config', { durationMs: 120_000 });
+    try {
+      const res = await s.call('POST', '/api/rebuilds', { body: { tasks: [hello()] } });
+      const id = res.json.id as string;
+      const runId = await waitFor('the run to be scheduled', async () => {
+        const runs = await s.runsOf(SEED.tasks.hello);
+        const mine = withToken(runs, tokenOf(keyOf({ task: hello(), cascadeId: id, requestId: id }), 1));
+        return mine[0]?.runId;
+      });
+      const cancel = await s.call('POST', `/api/rebuilds/${id}/cancel`);
+      expect(cancel).toMatchObject({ status: 202, json: { id, status: 'canceling' } });
+      const done = await s.waitDone(id);
+      expect(done.result?.status).toBe('Canceled');
+      expect(taskResult(done.result, SEED.tasks.hello)).toMatchObject({
+        outcome: 'canceled',
+        run: { runId, status: 'Canceled' },
+      });
+      const run = (await s.runsOf(SEED.tasks.hello)).find((r) => r.runId === runId);
+      expect(run?.status).toBe('Canceled');
+    } finally {
+      await s.admin('PUT', '/acr/runs/config', { durationMs: 200 });
+    }
+  });
+});
+
+describe('preflight in the cascade', () => {
+  it('blocks exactly the task whose pull role assignment was removed, with the fix, and runs the other', async () => {
+    const sub = s.stack.emu.subscriptionId;
+    const authz = new AuthorizationManagementClient(s.stack.operator, sub, {
+      endpoint: s.stack.emu.armEndpoint,
+      credentialScopes: ['https://management.azure.com/.default'],
+    });
+    const assignmentId = s.stack.seed!.assignments['helloworldtask-acrpull']!;
+    await authz.roleAssignments.deleteById(assignmentId);
+    try {
+      const digest = s.pushBase(label('norole'));
+      const done = await s.waitDone(s.cascadeId(), digest);
+      const h = taskResult(done.result, SEED.tasks.hello);
+      expect(h).toMatchObject({ outcome: 'blocked', decision: 'blocked' });
+      expect(h.run).toBeUndefined();
+      const reason = h.reasons.find((r) => r.code === 'MissingPullPermission');
+      expect(reason?.fix).toContain(`az role assignment create --assignee ${s.stack.seed!.identity.principalId}`);
+      expect(reason?.fix).toContain('--role acrpull');
+      expect(taskResult(done.result, SEED.tasks.dockerhub).outcome).not.toBe('blocked');
+      expect(withToken(await s.runsOf(SEED.tasks.hello), token(hello(), digest))).toHaveLength(0);
+      expect(done.result?.totals.blocked).toBe(1);
+    } finally {
+      await authz.roleAssignments.create(
+        s.stack.seed!.registries[SEED.baseRegistry]!,
+        guidFrom('helloworldtask-acrpull'),
+        {
+          roleDefinitionId: `/subscriptions/${sub}/providers/Microsoft.Authorization/roleDefinitions/7f951dda-4ed3-4680-a7ca-43fe172d538d`,
+          principalId: s.stack.seed!.identity.principalId,
+          principalType: 'ServicePrincipal',
+        },
+      );
+    }
+  });
+});
+
+describe('secret hygiene', () => {
+  it('never shows the seed Password value in a log line, durable history, output, response or notification', async () => {
+    expect(s.password.length).toBeGreaterThan(10);
+    const dump = await s.durableDump();
+    expect(dump).toContain('rebuildCascade'); // the dump really holds histories
+    const events = await (await s.admin('GET', `/eventgrid/topics/${SEED.notificationTopic}/events`)).text();
+    expect(events).toContain('cascade.completed');
+    for (const [what, text] of [
+      ['logs', s.logs.join('\n')],
+      ['responses', s.bodies.join('\n')],
+      ['durable history', dump],
+      ['notifications', events],
+    ] as const) {
+      expect(text.includes(s.password), `${what} contain the password`).toBe(false);
+    }
+  });
+});

@@ -1,0 +1,443 @@
+// rebuildCascade through the real durable-functions executor: hand-made histories in, scheduled actions out.
+import { describe, expect, it } from 'vitest';
+import { rebuildCascade } from '../../src/orchestrations/rebuildCascade.js';
+import type {
+  BuildPlanInput,
+  CancelRunInput,
+  CascadeInput,
+  CascadeProgress,
+  CascadeResult,
+  PreflightInput,
+  PublishNotificationsInput,
+  RebuildTaskInput,
+  TaskResult,
+} from '../../src/activities/contracts.js';
+import {
+  BASE_REF,
+  ReplayDriver,
+  blockedVerdict,
+  cascadeInput,
+  digest,
+  failed,
+  planOf,
+  push,
+  ready,
+  succeeded,
+  taskId,
+  type Scheduled,
+} from '../support/histories.js';
+
+const CASCADE_ID = 'cascade-mybaseregistry-0123456789abcdef';
+
+function driver(input: CascadeInput, logs?: string[]): ReplayDriver {
+  return new ReplayDriver(rebuildCascade as never, input, {
+    instanceId: CASCADE_ID,
+    name: 'rebuildCascade',
+    ...(logs ? { logs } : {}),
+  });
+}
+
+function only(list: Scheduled[], name: string): Scheduled {
+  const hits = list.filter((s) => s.name === name);
+  expect(hits.map((s) => s.name)).toEqual([name]);
+  return hits[0] as Scheduled;
+}
+
+function children(d: ReplayDriver): Scheduled[] {
+  return d.all.filter((s) => s.kind === 'subOrchestration');
+}
+
+/** Runs the cascade through settle + plan + wave-1 preflight and returns the driver at the first child window. */
+async function toFirstWindow(d: ReplayDriver, plan = planOf([['app1']]), verdicts = ready('app1')) {
+  const first = await d.run();
+  const settle = first.scheduled.find((s) => s.kind === 'timer') as Scheduled;
+  d.advance(30).fireTimer(settle.id);
+  const planned = await d.run();
+  d.complete(only(planned.scheduled, 'buildPlan').id, plan);
+  const pre = await d.run();
+  d.complete(only(pre.scheduled, 'preflightTasks').id, verdicts);
+  return d.run();
+}
+
+/** Completes the report activities and the final drain timer; returns the last episode. */
+async function finish(d: ReplayDriver) {
+  let ep = await d.run();
+  for (let i = 0; i < 8 && !ep.state.isDone; i++) {
+    const open = d.pending();
+    const record = open.find((s) => s.name === 'recordCascade');
+    const publish = open.find((s) => s.name === 'publishNotifications');
+    const drain = open.filter((s) => s.kind === 'timer' && !s.canceled).pop();
+    const next = record ?? publish ?? drain;
+    if (!next) break;
+    if (next.kind === 'timer') d.fireTimer(next.id);
+    else d.complete(next.id, next.name === 'recordCascade' ? { table: 'CascadeHistory' } : { published: 0 });
+    ep = await d.run();
+  }
+  return ep;
+}
+
+describe('rebuildCascade settle window', () => {
+  it('waits for the settle timer and the push/cancel events before planning', async () => {
+    const d = driver(cascadeInput());
+    const ep = await d.run();
+    expect(ep.scheduled.map((s) => s.kind)).toEqual(['timer']);
+    expect(ep.scheduled[0]?.fireAt).toBe('2024-01-01T00:00:30.000Z');
+    expect(ep.waits.sort()).toEqual(['cancel', 'push']);
+    expect((d.customStatus as CascadeProgress).phase).toBe('settling');
+  });
+
+  it('coalesces a burst of pushes into one cascade that plans the newest digest', async () => {
+    const d = driver(cascadeInput());
+    const first = await d.run();
+    const settle = first.scheduled[0] as Scheduled;
+    d.advance(2).raise(
+      'push',
+      push(digest('b'), 'e2', '2024-01-01T00:00:02Z'),
+      { name: 'push', data: push(digest('c'), 'e3', '2024-01-01T00:00:04Z') },
+      // Delivered late but pushed earlier than everything else: must not win.
+      { name: 'push', data: push(digest('d'), 'e0', '2023-12-31T23:59:00Z') },
+    );
+    const during = await d.run();
+    expect(during.scheduled).toEqual([]); // pushes only move the newest digest; the settle timer is not rescheduled
+    expect((d.customStatus as CascadeProgress).image?.digest).toBe(digest('c'));
+    d.advance(28).fireTimer(settle.id);
+    const planned = await d.run();
+    const plan = only(planned.scheduled, 'buildPlan');
+    expect(plan.input as BuildPlanInput).toEqual({ preflight: false, image: { ref: BASE_REF, digest: digest('c') } });
+    expect(d.all.filter((s) => s.name === 'buildPlan')).toHaveLength(1);
+  });
+
+  it('folds 5 redeliveries of the starting event into nothing: one plan of the first digest', async () => {
+    const d = driver(cascadeInput());
+    const first = await d.run();
+    const settle = first.scheduled[0] as Scheduled;
+    const again = push(digest('a'), 'e1', '2024-01-01T00:00:00Z');
+    for (let i = 0; i < 5; i++) {
+      d.advance(1).raise('push', again);
+      const ep = await d.run();
+      expect(ep.scheduled).toEqual([]);
+    }
+    d.advance(25).fireTimer(settle.id);
+    const planned = await d.run();
+    expect((only(planned.scheduled, 'buildPlan').input as BuildPlanInput).image?.digest).toBe(digest('a'));
+  });
+
+  it('plans at once (no timer) for an HTTP rebuild of given tasks', async () => {
+    const d = driver(
+      cascadeInput({ trigger: 'http', settleSeconds: 0, tasks: [taskId('app1')], seenEventIds: [], image: undefined }),
+    );
+    const ep = await d.run();
+    expect(ep.scheduled.map((s) => s.name)).toEqual(['buildPlan']);
+    expect(ep.scheduled[0]?.input).toEqual({ preflight: false, tasks: [taskId('app1')] });
+  });
+
+  it('ends Canceled without planning when canceled while settling', async () => {
+    const d = driver(cascadeInput());
+    await d.run();
+    d.advance(3).raise('cancel', { requestedAt: '2024-01-01T00:00:03Z' });
+    const ep = await d.run();
+    expect(ep.scheduled.map((s) => s.name)).toEqual(['recordCascade']);
+    const done = await finish(d);
+    expect(d.all.some((s) => s.name === 'buildPlan')).toBe(false);
+    expect((done.state.output as CascadeResult).status).toBe('Canceled');
+  });
+});
+
+describe('rebuildCascade waves', () => {
+  it('preflights the wave and runs ready tasks as rebuildTask sub-orchestrations with the pushed base', async () => {
+    const d = driver(cascadeInput());
+    const ep = await toFirstWindow(d);
+    const pre = d.all.find((s) => s.name === 'preflightTasks') as Scheduled;
+    expect(pre.input as PreflightInput).toEqual({
+      taskIds: [taskId('app1')],
+      image: { ref: BASE_REF, digest: digest('a') },
+    });
+    const child = only(ep.scheduled, 'rebuildTask');
+    const input = child.input as RebuildTaskInput;
+    expect(input.base).toEqual({ ref: BASE_REF, digest: digest('a') });
+    expect(input.planned.task).toBe(taskId('app1'));
+    expect(input.timeoutSeconds).toBe(3600 + 600);
+    expect(child.instanceId).toMatch(
+      /^cascade-mybaseregistry-0123456789abcdef:g0-20240101T000000000Z:app1-[0-9a-f]{8}$/,
+    );
+  });
+
+  it('does not schedule a blocked task, reports it and notifies cascade.taskBlocked', async () => {
+    const d = driver(cascadeInput());
+    const plan = planOf([['app1', 'app2']]);
+    const ep = await toFirstWindow(d, plan, { ...ready('app1'), ...blockedVerdict('app2') });
+    expect(ep.scheduled.map((s) => (s.input as RebuildTaskInput).planned.taskName)).toEqual(['app1']);
+    d.complete(only(ep.scheduled, 'rebuildTask').id, succeeded('app1', 1, 'ca1'));
+    const rec = await d.run();
+    const result = only(rec.scheduled, 'recordCascade').input as CascadeResult;
+    expect(result.tasks.map((t) => [t.taskName, t.outcome])).toEqual([
+      ['app1', 'succeeded'],
+      ['app2', 'blocked'],
+    ]);
+    expect(result.tasks[1]?.reasons[0]?.code).toBe('MissingPullPermission');
+    expect(result.totals).toMatchObject({ planned: 2, scheduled: 1, succeeded: 1, blocked: 1 });
+    d.complete(only(rec.scheduled, 'recordCascade').id, {});
+    const pub = await d.run();
+    const notes = (only(pub.scheduled, 'publishNotifications').input as PublishNotificationsInput).notifications;
+    expect(notes.map((n) => [n.type, n.subject])).toEqual([
+      ['cascade.taskBlocked', taskId('app2')],
+      ['cascade.completed', BASE_REF],
+    ]);
+    expect(children(d)).toHaveLength(1);
+  });
+
+  it('skips up-to-date tasks without preflight or runs', async () => {
+    const d = driver(cascadeInput());
+    const ep = await toFirstWindow(d, planOf([['app1']], { skip: ['old'] }));
+    d.complete(only(ep.scheduled, 'rebuildTask').id, succeeded('app1', 1, 'ca1'));
+    const rec = await d.run();
+    const result = only(rec.scheduled, 'recordCascade').input as CascadeResult;
+    expect(result.tasks.find((t) => t.taskName === 'old')).toMatchObject({ outcome: 'skipped', decision: 'skip' });
+    expect((d.all.find((s) => s.name === 'preflightTasks')?.input as PreflightInput).taskIds).toEqual([taskId('app1')]);
+  });
+
+  it('starts wave 2 only after wave 1 has finished, preflighting it then', async () => {
+    const d = driver(cascadeInput());
+    const ep = await toFirstWindow(d, planOf([['base1'], ['app1', 'app2']]), ready('base1'));
+    const first = only(ep.scheduled, 'rebuildTask');
+    expect(d.all.filter((s) => s.name === 'preflightTasks')).toHaveLength(1);
+    expect((d.customStatus as CascadeProgress).wave).toBe(1);
+    d.advance(60).complete(first.id, succeeded('base1', 1, 'ca1'));
+    const wave2 = await d.run();
+    const pre = only(wave2.scheduled, 'preflightTasks');
+    expect((pre.input as PreflightInput).taskIds).toEqual([taskId('app1'), taskId('app2')]);
+    expect((d.customStatus as CascadeProgress).wave).toBe(2);
+    d.complete(pre.id, ready('app1', 'app2'));
+    const runs = await d.run();
+    expect(runs.scheduled.map((s) => (s.input as RebuildTaskInput).planned.taskName)).toEqual(['app1', 'app2']);
+  });
+
+  it('reports UpstreamFailed for a task whose only producer failed, without preflight or a run', async () => {
+    const d = driver(cascadeInput());
+    const ep = await toFirstWindow(d, planOf([['base1'], ['app1']]), ready('base1'));
+    d.complete(only(ep.scheduled, 'rebuildTask').id, failed('base1', 1, 'ca1'));
+    const next = await d.run();
+    expect(next.scheduled.map((s) => s.name)).toEqual(['recordCascade']);
+    const result = next.scheduled[0]?.input as CascadeResult;
+    expect(result.tasks.find((t) => t.taskName === 'app1')).toMatchObject({
+      outcome: 'blocked',
+      reasons: [{ code: 'UpstreamFailed' }],
+    });
+    expect(result.totals).toMatchObject({ failed: 1, blocked: 1, scheduled: 1 });
+    expect(d.all.filter((s) => s.name === 'preflightTasks')).toHaveLength(1);
+  });
+
+  it('keeps at most maxParallelRuns runs in flight and fills the window as runs finish', async () => {
+    const names = ['t1', 't2', 't3', 't4', 't5'];
+    const d = driver(cascadeInput({ maxParallelRuns: 2 }));
+    let ep = await toFirstWindow(d, planOf([names]), ready(...names));
+    expect(ep.scheduled.map((s) => (s.input as RebuildTaskInput).planned.taskName)).toEqual(['t1', 't2']);
+    const order: string[] = [];
+    for (let i = 0; i < names.length; i++) {
+      const inflight = d.pending('rebuildTask');
+      expect(inflight.length).toBeLessThanOrEqual(2);
+      // Finish the newest one first: the window must not wait for the oldest.
+      const done = inflight[inflight.length - 1] as Scheduled;
+      const name = (done.input as RebuildTaskInput).planned.taskName;
+      order.push(name);
+      d.advance(10).complete(done.id, succeeded(name, 1, `r${i}`));
+      ep = await d.run();
+    }
+    expect(children(d)).toHaveLength(5);
+    expect(new Set(children(d).map((c) => c.id)).size).toBe(5);
+    expect(order).toEqual(['t2', 't3', 't4', 't5', 't1']);
+    expect(ep.scheduled.map((s) => s.name)).toEqual(['recordCascade']);
+    expect((ep.scheduled[0]?.input as CascadeResult).totals).toMatchObject({ succeeded: 5, scheduled: 5 });
+  });
+
+  it('reports a failed task orchestration as failed and goes on', async () => {
+    const d = driver(cascadeInput());
+    const ep = await toFirstWindow(d, planOf([['app1', 'app2']]), ready('app1', 'app2'));
+    const [a, b] = ep.scheduled as [Scheduled, Scheduled];
+    d.fail(a.id, 'boom');
+    await d.run();
+    d.complete(b.id, succeeded('app2', 1, 'ca2'));
+    const rec = await d.run();
+    const result = only(rec.scheduled, 'recordCascade').input as CascadeResult;
+    expect(result.tasks.find((t) => t.taskName === 'app1')).toMatchObject({
+      outcome: 'failed',
+      reasons: [{ code: 'TaskOrchestrationFailed' }],
+    });
+  });
+});
+
+describe('rebuildCascade cancel', () => {
+  it('cancels the runs in flight, schedules nothing more and ends Canceled', async () => {
+    const names = ['t1', 't2', 't3'];
+    const d = driver(cascadeInput({ maxParallelRuns: 2 }));
+    await toFirstWindow(d, planOf([names, ['app']]), ready(...names));
+    d.advance(5).raise('cancel', { requestedAt: 'now' });
+    const ep = await d.run();
+    const cancel = only(ep.scheduled, 'cancelRun');
+    const input = cancel.input as CancelRunInput;
+    expect(input.cascadeId).toBe(CASCADE_ID);
+    expect(input.cascadeStartedAt).toBe('2024-01-01T00:00:00.000Z');
+    expect(input.tasks?.map((t) => t.task)).toEqual([taskId('t1'), taskId('t2')]);
+    expect(input.tasks?.[0]).toMatchObject({ attempts: 2, base: { digest: digest('a') } });
+    expect((d.customStatus as CascadeProgress).canceling).toBe(true);
+    d.complete(cancel.id, { canceled: ['r1', 'r2'], finished: [] });
+    const after = await d.run();
+    expect(after.scheduled).toEqual([]);
+    const canceledResult = (name: string): TaskResult => ({
+      ...succeeded(name, 1, `r-${name}`),
+      outcome: 'canceled',
+      reasons: [{ code: 'RunCanceled', severity: 'info', message: 'canceled' }],
+    });
+    for (const c of d.pending('rebuildTask')) {
+      d.complete(c.id, canceledResult((c.input as RebuildTaskInput).planned.taskName));
+      await d.run();
+    }
+    const last = d.last!;
+    const result = only(last.scheduled, 'recordCascade').input as CascadeResult;
+    expect(result.status).toBe('Canceled');
+    expect(children(d)).toHaveLength(2);
+    expect(result.tasks.map((t) => [t.taskName, t.outcome])).toEqual([
+      ['t1', 'canceled'],
+      ['t2', 'canceled'],
+      ['t3', 'canceled'],
+      ['app', 'canceled'],
+    ]);
+    expect(d.all.filter((s) => s.name === 'preflightTasks')).toHaveLength(1);
+  });
+});
+
+describe('rebuildCascade follow-up pushes', () => {
+  it('queues a newer push during the run and continues as new with it after reporting', async () => {
+    const d = driver(cascadeInput());
+    const ep = await toFirstWindow(d);
+    const child = only(ep.scheduled, 'rebuildTask');
+    d.advance(5).raise('push', push(digest('b'), 'e2', '2024-01-01T00:01:00Z'));
+    const during = await d.run();
+    expect(during.scheduled).toEqual([]); // the running cascade is not disturbed
+    expect((d.customStatus as CascadeProgress).followUp?.digest).toBe(digest('b'));
+    d.complete(child.id, succeeded('app1', 1, 'ca1'));
+    const done = await finish(d);
+    expect(done.continuedAsNew?.input).toMatchObject({
+      trigger: 'event',
+      generation: 1,
+      image: { digest: digest('b'), eventId: 'e2' },
+      seenEventIds: ['e1', 'e2'],
+    });
+    expect((d.all.find((s) => s.name === 'recordCascade')?.input as CascadeResult).followUp?.digest).toBe(digest('b'));
+  });
+
+  it('does not follow up on a redelivery or a push of the same digest', async () => {
+    const d = driver(cascadeInput());
+    const ep = await toFirstWindow(d);
+    d.raise('push', push(digest('a'), 'e1', '2024-01-01T00:00:00Z'));
+    await d.run();
+    d.raise('push', push(digest('a'), 'e9', '2024-01-01T00:02:00Z'));
+    await d.run();
+    d.complete(only(ep.scheduled, 'rebuildTask').id, succeeded('app1', 1, 'ca1'));
+    const done = await finish(d);
+    expect(done.state.isDone).toBe(true);
+    expect(done.continuedAsNew).toBeUndefined();
+    expect((done.state.output as CascadeResult).status).toBe('Completed');
+  });
+
+  it('picks up a push that arrived while reporting (buffered event) in the final drain', async () => {
+    const d = driver(cascadeInput());
+    const ep = await toFirstWindow(d);
+    d.complete(only(ep.scheduled, 'rebuildTask').id, succeeded('app1', 1, 'ca1'));
+    const rec = await d.run();
+    d.complete(only(rec.scheduled, 'recordCascade').id, {});
+    d.raise('push', push(digest('c'), 'e5', '2024-01-01T00:05:00Z'));
+    const pub = await d.run();
+    d.complete(only(pub.scheduled, 'publishNotifications').id, { published: 0 });
+    const done = await finish(d);
+    expect(done.continuedAsNew?.input).toMatchObject({ image: { digest: digest('c') }, generation: 1 });
+  });
+});
+
+describe('rebuildCascade events while busy', () => {
+  it('keeps a push that arrives while the plan is computed and follows up on it', async () => {
+    const d = driver(cascadeInput());
+    const first = await d.run();
+    d.advance(30).fireTimer((first.scheduled[0] as Scheduled).id);
+    const planned = await d.run();
+    // No waiter is open while buildPlan runs: the event lands on the settle window's leftover waiter.
+    d.advance(1).raise('push', push(digest('b'), 'e2', '2024-01-01T00:00:31Z'));
+    await d.run();
+    d.complete(only(planned.scheduled, 'buildPlan').id, planOf([['app1']]));
+    const pre = await d.run();
+    d.complete(only(pre.scheduled, 'preflightTasks').id, ready('app1'));
+    const ep = await d.run();
+    expect((d.customStatus as CascadeProgress).followUp?.digest).toBe(digest('b'));
+    d.complete(only(ep.scheduled, 'rebuildTask').id, succeeded('app1', 1, 'ca1'));
+    const done = await finish(d);
+    expect(done.continuedAsNew?.input).toMatchObject({ image: { digest: digest('b') } });
+  });
+
+  it('honours a cancel that arrives during preflight: the wave is reported canceled, nothing runs', async () => {
+    const d = driver(cascadeInput({ settleSeconds: 0 }));
+    const planned = await d.run();
+    d.complete(only(planned.scheduled, 'buildPlan').id, planOf([['app1', 'app2']]));
+    const pre = await d.run();
+    d.raise('cancel', {});
+    await d.run();
+    d.complete(only(pre.scheduled, 'preflightTasks').id, ready('app1', 'app2'));
+    const ep = await d.run();
+    expect(ep.scheduled.map((s) => s.name)).toEqual(['recordCascade']);
+    const result = ep.scheduled[0]?.input as CascadeResult;
+    expect(result.status).toBe('Canceled');
+    expect(result.tasks.map((t) => t.outcome)).toEqual(['canceled', 'canceled']);
+    expect(children(d)).toHaveLength(0);
+  });
+});
+
+describe('rebuildCascade report', () => {
+  it('returns a CascadeResult with per-task runs and totals and shows progress as custom status', async () => {
+    const d = driver(cascadeInput());
+    const ep = await toFirstWindow(d, planOf([['app1', 'app2']]), ready('app1', 'app2'));
+    const status = d.customStatus as CascadeProgress;
+    expect(status).toMatchObject({ phase: 'running', wave: 1, waves: 1, totals: { planned: 2, running: 2 } });
+    const [a, b] = ep.scheduled as [Scheduled, Scheduled];
+    d.complete(a.id, succeeded('app1', 1, 'ca1'));
+    await d.run();
+    d.complete(b.id, failed('app2', 1, 'ca2'));
+    const done = await finish(d);
+    const result = done.state.output as CascadeResult;
+    expect(result).toMatchObject({
+      cascadeId: CASCADE_ID,
+      trigger: 'event',
+      status: 'Completed',
+      waves: 1,
+      totals: { planned: 2, scheduled: 2, succeeded: 1, failed: 1, blocked: 0, skipped: 0, canceled: 0 },
+      startedAt: '2024-01-01T00:00:00.000Z',
+    });
+    expect(result.tasks.map((t) => t.run?.runId)).toEqual(['ca1', 'ca2']);
+    const notes = (d.all.find((s) => s.name === 'publishNotifications')?.input as PublishNotificationsInput)
+      .notifications;
+    expect(notes.map((n) => n.type)).toEqual(['cascade.runFailed', 'cascade.completed']);
+    expect((d.customStatus as CascadeProgress).phase).toBe('done');
+  });
+
+  it('ends Failed with a PlanFailed note when the plan activity keeps failing', async () => {
+    const d = driver(cascadeInput({ settleSeconds: 0 }));
+    const ep = await d.run();
+    let plan = only(ep.scheduled, 'buildPlan');
+    for (let attempt = 1; attempt <= 4; attempt++) {
+      d.fail(plan.id, 'index unavailable');
+      await d.run();
+      // Like the host, the driver records the retry timer with the failure; firing it starts the next attempt.
+      const retryTimer = [...d.byId.values()].filter((s) => s.name === 'retry:buildPlan').pop() as Scheduled;
+      d.advance(60).fireTimer(retryTimer.id);
+      const next = await d.run();
+      if (attempt < 4) {
+        expect(next.scheduled).toEqual([]);
+        plan = d.all.filter((s) => s.name === 'buildPlan').pop() as Scheduled;
+      } else {
+        expect(next.scheduled.map((s) => s.name)).toEqual(['recordCascade']);
+      }
+    }
+    expect(d.all.filter((s) => s.name === 'buildPlan')).toHaveLength(4);
+    const result = d.last?.scheduled[0]?.input as CascadeResult;
+    expect(result.status).toBe('Failed');
+    expect(result.notes?.map((n) => n.code)).toEqual(['PlanFailed']);
+  });
+});
