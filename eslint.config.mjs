@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', '.local/**', 'coverage/**', '**/*.mjs', '**/*.js'] },
+  { ignores: ['dist/**', 'node_modules/**', '.local/**', 'coverage/**', '**/*.mjs', '**/*.mts', '**/*.js'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -20,17 +20,26 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            'node:*',
-            '@azure/*',
-            'fs',
-            'path',
-            'crypto',
-            'http',
-            'https',
-            'os',
-            'child_process',
-            '../azure/*',
-            '../activities/*',
+            {
+              group: [
+                'node:*',
+                '@azure/*',
+                'fs',
+                'path',
+                'crypto',
+                'http',
+                'https',
+                'os',
+                'child_process',
+                '../azure/*',
+              ],
+              message: 'orchestrators are replayed: no I/O, SDKs or Node built-ins',
+            },
+            // Orchestrators may import activity names and types (contracts), never the activities themselves.
+            {
+              regex: '^\\.\\./activities/(?!contracts\\.js$)',
+              message: 'import names/types from ../activities/contracts.js only',
+            },
           ],
         },
       ],

@@ -19,7 +19,9 @@ async function armFetch(path: string, init: RequestInit & { token?: string } = {
   return {
     status: res.status,
     headers: res.headers,
-    body: text ? (JSON.parse(text) as Record<string, any>) : undefined,
+    body: text
+      ? (JSON.parse(text) as { error: { code: string; message: string } } & Record<string, unknown>)
+      : undefined,
   };
 }
 
