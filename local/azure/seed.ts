@@ -220,14 +220,17 @@ export async function seedScenario(t: SeedTarget, opts: SeedOptions = {}): Promi
   await assign('dockerhubtask-acrpull', registries[SEED.baseRegistry]!, ROLE.acrPull, dockerhubPrincipalId);
   log(`task ${SEED.tasks.dockerhub}`);
 
-  // The app's own permissions (least privilege; infra/ assigns the same roles in Azure).
-  await assign('app-reader', `/subscriptions/${sub}`, ROLE.reader, t.appPrincipalId);
-  await assign('app-tasks', rgId, ROLE.tasksContributor, t.appPrincipalId);
-  await kvm.vaults.updateAccessPolicy(rg, SEED.vault, 'add', {
-    properties: {
-      accessPolicies: [{ tenantId: t.tenantId, objectId: t.appPrincipalId, permissions: { secrets: ['list'] } }],
-    },
-  });
+  // The app's own permissions for the local stack: built-in roles close to what it needs. infra/ grants tighter
+  // custom roles in Azure; test/e2e/infra-roles.test.ts runs the cascade with exactly those instead.
+  if (opts.grantAppRoles !== false) {
+    await assign('app-reader', `/subscriptions/${sub}`, ROLE.reader, t.appPrincipalId);
+    await assign('app-tasks', rgId, ROLE.tasksContributor, t.appPrincipalId);
+    await kvm.vaults.updateAccessPolicy(rg, SEED.vault, 'add', {
+      properties: {
+        accessPolicies: [{ tenantId: t.tenantId, objectId: t.appPrincipalId, permissions: { secrets: ['list'] } }],
+      },
+    });
+  }
 
   const taskIds = { [SEED.tasks.hello]: hello.id!, [SEED.tasks.dockerhub]: dockerhub.id! };
 

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ContainerRegistryManagementClient, type Run } from '@azure/arm-containerregistry';
 import { SecretClient } from '@azure/keyvault-secrets';
-import { startStack, type RunningStack } from '../../local/stack/stack.js';
+import { startStack, type RunningStack, type StackOptions } from '../../local/stack/stack.js';
 import { SEED } from '../../local/azure/seed.js';
 import { cascadeInstanceId } from '../../src/domain/index.js';
 import type { CascadeProgress, CascadeResult } from '../../src/activities/contracts.js';
@@ -69,6 +69,7 @@ export async function startCascadeStack(
   prefix: string,
   appSettings: Record<string, string> = {},
   runDurationMs = 200,
+  stackOptions: Pick<StackOptions, 'grantAppRoles'> = {},
 ): Promise<CascadeStack> {
   const stateDir = mkdtempSync(join(tmpdir(), `${prefix}-`));
   const logs: string[] = [];
@@ -81,6 +82,7 @@ export async function startCascadeStack(
       runDurationMs,
       stackFile: null,
       log: (l) => logs.push(l),
+      ...stackOptions,
       appSettings: { CASCADE_TASK_HUB: 'AcrCascade', CASCADE_SETTLE_SECONDS: '3', ...appSettings },
     });
   } catch (err) {
