@@ -9,7 +9,7 @@ import { guidFrom } from '../../local/azure/guid.js';
 import { startCascadeStack, type CascadeStack } from './cascadeStack.js';
 
 let s: CascadeStack;
-let granted: { role: string; scope: string }[] = [];
+const granted: { role: string; scope: string }[] = [];
 
 const ARM_SCOPE = ['https://management.azure.com/.default'];
 
