@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManagedIdentityCredential } from '@azure/identity';
+import { AuthorizationManagementClient } from '@azure/arm-authorization';
 import { startTestEmulator, type TestEmulator } from '../support/emulator.js';
 
 let t: TestEmulator;
@@ -113,5 +114,21 @@ describe('emulator core: identity, ARM pipeline, admin', () => {
     await t.admin('PUT', '/faults', {});
     const bad = await t.admin('PUT', '/faults', { rate429: 2 });
     expect(bad.status).toBe(400);
+  });
+  it('makes an SDK client wait out Retry-After on 429 and then succeed', async () => {
+    await t.admin('DELETE', '/stats');
+    await t.admin('PUT', '/throttle', { read: { burst: 1, perSecond: 1 } });
+    const authz = new AuthorizationManagementClient(t.operator, t.emu.subscriptionId, {
+      endpoint: t.emu.armEndpoint,
+      credentialScopes: ['https://management.azure.com/.default'],
+    });
+    const scope = `/subscriptions/${t.emu.subscriptionId}`;
+    const acrPull = '7f951dda-4ed3-4680-a7ca-43fe172d538d';
+    await authz.roleDefinitions.get(scope, acrPull);
+    // The bucket is empty now: ARM answers 429 + Retry-After, the SDK's throttling policy waits and retries.
+    await expect(authz.roleDefinitions.get(scope, acrPull)).resolves.toMatchObject({ roleName: 'AcrPull' });
+    const stats = (await (await t.admin('GET', '/stats')).json()) as { requests: Record<string, number> };
+    expect(stats.requests['roleDefinitions.get']).toBe(3);
+    await t.admin('PUT', '/throttle', {});
   });
 });
