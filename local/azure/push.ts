@@ -104,8 +104,9 @@ async function main(): Promise<number> {
   const stack = readStack(stackPath);
   const target = resolveTarget(stackPath, stack, registry, ref);
   // Node reads NODE_EXTRA_CA_CERTS only at start-up, so trust the emulator's CA by re-running this script with it.
-  if (!process.env.NODE_EXTRA_CA_CERTS) {
-    const ca = stack.tls?.caCertPath;
+  // A machine may already set NODE_EXTRA_CA_CERTS (e.g. to the system bundle): re-run unless it is the emulator's CA.
+  const ca = stack.tls?.caCertPath;
+  if (process.env.NODE_EXTRA_CA_CERTS !== ca) {
     if (!ca || !existsSync(ca))
       throw new PushError(`the CA certificate named by ${stackPath} (tls.caCertPath) is missing.`);
     const child = spawnSync(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {

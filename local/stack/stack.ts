@@ -16,6 +16,7 @@ import {
   type StackDescription,
 } from '../azure/index.js';
 import { EmulatorTokenCredential } from '../azure/credential.js';
+import { DEFAULT_TLS_DIR } from '../azure/core/tls.js';
 import { seedScenario, createSubscriptions, SEED, type SeedResult } from '../azure/seed.js';
 import { guidFrom } from '../azure/guid.js';
 import { spawnHost, type SpawnedHost } from '../host/spawn.js';
@@ -115,9 +116,9 @@ export async function startStack(opts: StackOptions = {}): Promise<RunningStack>
   const stateDir = opts.stateDir ?? join(root, '.local');
   const log = opts.log ?? (() => {});
   mkdirSync(stateDir, { recursive: true });
-  if (!process.env.NODE_EXTRA_CA_CERTS) {
+  if (process.env.NODE_EXTRA_CA_CERTS !== join(DEFAULT_TLS_DIR, 'ca.crt')) {
     throw new Error(
-      'NODE_EXTRA_CA_CERTS must point at the emulator CA before the process starts (npm scripts set it).',
+      `NODE_EXTRA_CA_CERTS must be ${join(DEFAULT_TLS_DIR, 'ca.crt')} when the process starts (the npm scripts set it).`,
     );
   }
 
