@@ -20,7 +20,7 @@ import { loadSettings } from '../src/config/settings.js';
 import { createAzureClients } from '../src/azure/clients.js';
 import type { Deps } from '../src/activities/deps.js';
 import { createPlanActivities } from '../src/activities/plan/index.js';
-import { mapLimit } from '../src/activities/plan/util.js';
+import { mapLimit } from '../src/activities/shared/async.js';
 
 const REGISTRIES = Number(process.env.BENCH_PLAN_REGISTRIES ?? 200);
 const TASKS_PER_REGISTRY = Number(process.env.BENCH_PLAN_TASKS_PER_REGISTRY ?? 50);

@@ -233,7 +233,8 @@ export async function startStack(opts: StackOptions = {}): Promise<RunningStack>
         },
         onLine: (l) => {
           hostLines.push(l);
-          log(l);
+          // The ready line carries the keys; they are in stack.json, not in the console.
+          if (!l.startsWith('{"ready"')) log(l);
         },
       });
       return {

@@ -1,10 +1,11 @@
 // ARM / Key Vault adapters against the emulator with the real SDK clients, as the app identity.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SecretClient } from '@azure/keyvault-secrets';
-import { startTestEmulator, appPrincipal, allowTokenEndpoint, type TestEmulator } from '../support/emulator.js';
-import { seedScenario, SEED, type SeedResult } from '../../local/azure/seed.js';
+import { allowTokenEndpoint, type TestEmulator } from '../support/emulator.js';
+import { startAppHarness, type AppHarness } from '../support/appHarness.js';
+import { SEED, type SeedResult } from '../../local/azure/seed.js';
 import { guidFrom } from '../../local/azure/guid.js';
-import { loadSettings, type Settings } from '../../src/config/settings.js';
+import type { Settings } from '../../src/config/settings.js';
 import { createAzureClients } from '../../src/azure/clients.js';
 import {
   AzureForbiddenError,
@@ -16,6 +17,7 @@ import {
 } from '../../src/azure/adapters.js';
 import { ROLE_IDS } from '../../src/domain/index.js';
 
+let harness: AppHarness<undefined>;
 let t: TestEmulator;
 let seed: SeedResult;
 let settings: Settings;
@@ -27,32 +29,19 @@ let counter = 0;
 const unique = (prefix: string) => `${prefix}${++counter}x${process.pid % 1000}`;
 
 beforeAll(async () => {
-  t = await startTestEmulator();
+  // The adapters need no storage and ignore the managed scopes and watched resources.
+  harness = await startAppHarness({ runDurationMs: 50, seed: { runTasksOnce: true }, azurite: false });
+  ({ t, seed, settings } = harness);
   sub = t.emu.subscriptionId;
   rgId = `/subscriptions/${sub}/resourceGroups/${SEED.resourceGroup}`;
-  await t.admin('PUT', '/acr/runs/config', { durationMs: 50 });
-  seed = await seedScenario(
-    {
-      subscriptionId: sub,
-      tenantId: t.emu.tenantId,
-      armEndpoint: t.emu.armEndpoint,
-      operator: t.operator,
-      appPrincipalId: appPrincipal(t.emu).objectId,
-      pushImage: async (registry, repository, tag) =>
-        t.emu.services.registryData!.pushSyntheticImage(registry, repository, tag).digest,
-      guid: guidFrom,
-    },
-    { runTasksOnce: true },
-  );
-  settings = { ...loadSettings({}), armEndpoint: t.emu.armEndpoint, keyVaultVerifyChallengeResource: false };
-  arm = createArmAdapters(createAzureClients(settings, t.app));
+  arm = createArmAdapters(harness.deps.clients);
   operatorSecrets = new SecretClient(seed.vaultUri.replace(/\/+$/, ''), t.operator, {
     disableChallengeResourceVerification: true,
   });
 });
 
 afterAll(async () => {
-  await t?.stop();
+  await harness?.stop();
 });
 
 const baseId = () => seed.registries[SEED.baseRegistry]!;

@@ -2,8 +2,8 @@
 // health verdicts checked against the emulator's own run outcome, refresh of pinned versions, rotation of ACR token
 // passwords (including the half-way failure), the CredentialHealth table, and secret hygiene.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestEmulator, appPrincipal, type TestEmulator } from '../support/emulator.js';
-import { startAzurite, type TestAzurite } from '../support/azurite.js';
+import { appPrincipal, type TestEmulator } from '../support/emulator.js';
+import { startAppHarness, type AppHarness } from '../support/appHarness.js';
 import {
   basicAuthStatus,
   createTokenTask,
@@ -13,10 +13,7 @@ import {
   setVaultPolicy,
   type Operator,
 } from '../support/credentialFixtures.js';
-import { seedScenario, SEED, type SeedResult } from '../../local/azure/seed.js';
-import { guidFrom } from '../../local/azure/guid.js';
-import { loadSettings, type Settings } from '../../src/config/settings.js';
-import { createAzureClients } from '../../src/azure/clients.js';
+import { SEED, type SeedResult } from '../../local/azure/seed.js';
 import type { Deps } from '../../src/activities/deps.js';
 import { createCredentialActivities, type CredentialActivities } from '../../src/activities/credentials/index.js';
 import { createPlanActivities } from '../../src/activities/plan/index.js';
@@ -25,10 +22,9 @@ import type { CredentialHealth, CredentialRef } from '../../src/activities/contr
 let counter = 0;
 const unique = (prefix: string) => `${prefix}${++counter}x${process.pid % 1000}`;
 
+let harness: AppHarness;
 let t: TestEmulator;
-let az: TestAzurite;
 let seed: SeedResult;
-let settings: Settings;
 let deps: Deps;
 let creds: CredentialActivities;
 let op: Operator;
@@ -65,30 +61,9 @@ async function versionsOf(name: string): Promise<number> {
 }
 
 beforeAll(async () => {
-  t = await startTestEmulator();
+  harness = await startAppHarness({ runDurationMs: 30, log: (m) => logs.push(m) });
+  ({ t, seed, deps } = harness);
   const sub = t.emu.subscriptionId;
-  await t.admin('PUT', '/acr/runs/config', { durationMs: 30 });
-  seed = await seedScenario({
-    subscriptionId: sub,
-    tenantId: t.emu.tenantId,
-    armEndpoint: t.emu.armEndpoint,
-    operator: t.operator,
-    appPrincipalId: appPrincipal(t.emu).objectId,
-    pushImage: async (registry, repository, tag) =>
-      t.emu.services.registryData!.pushSyntheticImage(registry, repository, tag).digest,
-    guid: guidFrom,
-  });
-  az = await startAzurite();
-  settings = {
-    ...loadSettings({}),
-    armEndpoint: t.emu.armEndpoint,
-    keyVaultVerifyChallengeResource: false,
-    storageConnection: az.connectionString,
-    managedScopes: [`/subscriptions/${sub}`],
-    watchedRegistries: [seed.registries[SEED.baseRegistry]!],
-    watchedVaults: [seed.vaultId],
-  };
-  deps = { settings, clients: createAzureClients(settings, t.app), now: () => new Date(), log: (m) => logs.push(m) };
   creds = createCredentialActivities(deps);
   op = operatorClients(t.emu.armEndpoint, t.operator, sub, t.emu.tenantId, seed);
   appId = appPrincipal(t.emu).objectId;
@@ -100,8 +75,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await az?.stop();
-  await t?.stop();
+  await harness?.stop();
 });
 
 describe('inventoryCredentials', () => {

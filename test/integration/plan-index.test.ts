@@ -3,11 +3,11 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ContainerRegistryManagementClient, type Task } from '@azure/arm-containerregistry';
 import { TableClient } from '@azure/data-tables';
-import { startTestEmulator, appPrincipal, type TestEmulator } from '../support/emulator.js';
-import { startAzurite, type TestAzurite } from '../support/azurite.js';
-import { seedScenario, SEED, type SeedResult } from '../../local/azure/seed.js';
-import { guidFrom } from '../../local/azure/guid.js';
-import { loadSettings, type Settings } from '../../src/config/settings.js';
+import type { TestEmulator } from '../support/emulator.js';
+import type { TestAzurite } from '../support/azurite.js';
+import { startAppHarness, type AppHarness } from '../support/appHarness.js';
+import { SEED, type SeedResult } from '../../local/azure/seed.js';
+import type { Settings } from '../../src/config/settings.js';
 import { createAzureClients } from '../../src/azure/clients.js';
 import type { Deps } from '../../src/activities/deps.js';
 import { createPlanActivities, INDEX_TABLE, IndexStore } from '../../src/activities/plan/index.js';
@@ -16,6 +16,7 @@ import { normalizeId } from '../../src/domain/index.js';
 let counter = 0;
 const unique = (prefix: string) => `${prefix}${++counter}x${process.pid % 1000}`;
 
+let harness: AppHarness;
 let t: TestEmulator;
 let az: TestAzurite;
 let seed: SeedResult;
@@ -60,32 +61,9 @@ function taskBody(name: string, extra: { customRegistries?: Record<string, { ide
 }
 
 beforeAll(async () => {
-  t = await startTestEmulator();
+  harness = await startAppHarness({ runDurationMs: 50, seed: { runTasksOnce: true } });
+  ({ t, azurite: az, seed, settings } = harness);
   sub = t.emu.subscriptionId;
-  await t.admin('PUT', '/acr/runs/config', { durationMs: 50 });
-  seed = await seedScenario(
-    {
-      subscriptionId: sub,
-      tenantId: t.emu.tenantId,
-      armEndpoint: t.emu.armEndpoint,
-      operator: t.operator,
-      appPrincipalId: appPrincipal(t.emu).objectId,
-      pushImage: async (registry, repository, tag) =>
-        t.emu.services.registryData!.pushSyntheticImage(registry, repository, tag).digest,
-      guid: guidFrom,
-    },
-    { runTasksOnce: true },
-  );
-  az = await startAzurite();
-  settings = {
-    ...loadSettings({}),
-    armEndpoint: t.emu.armEndpoint,
-    keyVaultVerifyChallengeResource: false,
-    storageConnection: az.connectionString,
-    managedScopes: [`/subscriptions/${sub}`],
-    watchedRegistries: [seed.registries[SEED.baseRegistry]!],
-    watchedVaults: [seed.vaultId],
-  };
   acr = new ContainerRegistryManagementClient(t.operator, sub, {
     endpoint: t.emu.armEndpoint,
     credentialScopes: ['https://management.azure.com/.default'],
@@ -93,8 +71,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await az?.stop();
-  await t?.stop();
+  await harness?.stop();
 });
 
 describe('index refresh', () => {

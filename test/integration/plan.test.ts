@@ -7,12 +7,12 @@ import { KeyVaultManagementClient } from '@azure/arm-keyvault';
 import { ManagedServiceIdentityClient } from '@azure/arm-msi';
 import { SecretClient } from '@azure/keyvault-secrets';
 import { TableClient } from '@azure/data-tables';
-import { startTestEmulator, appPrincipal, type TestEmulator } from '../support/emulator.js';
-import { startAzurite, type TestAzurite } from '../support/azurite.js';
-import { seedScenario, SEED, type SeedResult } from '../../local/azure/seed.js';
+import { appPrincipal, type TestEmulator } from '../support/emulator.js';
+import type { TestAzurite } from '../support/azurite.js';
+import { startAppHarness, type AppHarness } from '../support/appHarness.js';
+import { SEED, type SeedResult } from '../../local/azure/seed.js';
 import { guidFrom } from '../../local/azure/guid.js';
-import { loadSettings, type Settings } from '../../src/config/settings.js';
-import { createAzureClients } from '../../src/azure/clients.js';
+import type { Settings } from '../../src/config/settings.js';
 import type { Deps } from '../../src/activities/deps.js';
 import { createPlanActivities, INDEX_TABLE, type PlanActivities } from '../../src/activities/plan/index.js';
 import type { Plan, PlannedTask } from '../../src/activities/contracts.js';
@@ -22,6 +22,7 @@ const TERMINAL = ['Succeeded', 'Failed', 'Canceled', 'Error', 'Timeout'];
 let counter = 0;
 const unique = (prefix: string) => `${prefix}${++counter}x${process.pid % 1000}`;
 
+let harness: AppHarness;
 let t: TestEmulator;
 let az: TestAzurite;
 let seed: SeedResult;
@@ -42,34 +43,10 @@ const arm = () => ({ endpoint: t.emu.armEndpoint, credentialScopes: ['https://ma
 const roleDef = (guid: string) => `/subscriptions/${sub}/providers/Microsoft.Authorization/roleDefinitions/${guid}`;
 
 beforeAll(async () => {
-  t = await startTestEmulator();
+  harness = await startAppHarness({ runDurationMs: 50, seed: { runTasksOnce: true }, log: (m) => logs.push(m) });
+  ({ t, azurite: az, seed, settings, deps } = harness);
   sub = t.emu.subscriptionId;
   rgId = `/subscriptions/${sub}/resourceGroups/${rg}`;
-  await t.admin('PUT', '/acr/runs/config', { durationMs: 50 });
-  seed = await seedScenario(
-    {
-      subscriptionId: sub,
-      tenantId: t.emu.tenantId,
-      armEndpoint: t.emu.armEndpoint,
-      operator: t.operator,
-      appPrincipalId: appPrincipal(t.emu).objectId,
-      pushImage: async (registry, repository, tag) =>
-        t.emu.services.registryData!.pushSyntheticImage(registry, repository, tag).digest,
-      guid: guidFrom,
-    },
-    { runTasksOnce: true },
-  );
-  az = await startAzurite();
-  settings = {
-    ...loadSettings({}),
-    armEndpoint: t.emu.armEndpoint,
-    keyVaultVerifyChallengeResource: false,
-    storageConnection: az.connectionString,
-    managedScopes: [`/subscriptions/${sub}`],
-    watchedRegistries: [seed.registries[SEED.baseRegistry]!],
-    watchedVaults: [seed.vaultId],
-  };
-  deps = { settings, clients: createAzureClients(settings, t.app), now: () => new Date(), log: (m) => logs.push(m) };
   plans = createPlanActivities(deps);
   acr = new ContainerRegistryManagementClient(t.operator, sub, arm());
   authz = new AuthorizationManagementClient(t.operator, sub, arm());
@@ -86,8 +63,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await az?.stop();
-  await t?.stop();
+  await harness?.stop();
 });
 
 /** Schedules a run of the task as the operator and waits for the emulator's verdict. */

@@ -1,19 +1,17 @@
 // Report activities against Azurite and the emulator's Event Grid topic: the cascade history table (including results
 // too big for one entity) and outbound CloudEvents published with the app identity.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestEmulator, appPrincipal, type TestEmulator } from '../support/emulator.js';
-import { startAzurite, type TestAzurite } from '../support/azurite.js';
-import { seedScenario, SEED, type SeedResult } from '../../local/azure/seed.js';
-import { guidFrom } from '../../local/azure/guid.js';
-import { loadSettings, type Settings } from '../../src/config/settings.js';
+import type { TestEmulator } from '../support/emulator.js';
+import { startAppHarness, type AppHarness } from '../support/appHarness.js';
+import { SEED } from '../../local/azure/seed.js';
+import type { Settings } from '../../src/config/settings.js';
 import { createAzureClients } from '../../src/azure/clients.js';
 import type { Deps } from '../../src/activities/deps.js';
 import { createReportActivities, EVENT_SOURCE, type ReportActivities } from '../../src/activities/report/index.js';
 import type { CascadeResult, TaskResult } from '../../src/activities/contracts.js';
 
+let harness: AppHarness;
 let t: TestEmulator;
-let az: TestAzurite;
-let seed: SeedResult;
 let settings: Settings;
 let reports: ReportActivities;
 let counter = 0;
@@ -66,30 +64,15 @@ function result(tasks: number, overrides: Partial<CascadeResult> = {}): CascadeR
 }
 
 beforeAll(async () => {
-  t = await startTestEmulator();
-  seed = await seedScenario({
-    subscriptionId: t.emu.subscriptionId,
-    tenantId: t.emu.tenantId,
-    armEndpoint: t.emu.armEndpoint,
-    operator: t.operator,
-    appPrincipalId: appPrincipal(t.emu).objectId,
-    pushImage: async (registry, repository, tag) =>
-      t.emu.services.registryData!.pushSyntheticImage(registry, repository, tag).digest,
-    guid: guidFrom,
+  harness = await startAppHarness({
+    settings: ({ seed }) => ({ notificationTopicEndpoint: seed.notificationTopic.endpoint }),
   });
-  az = await startAzurite();
-  settings = {
-    ...loadSettings({}),
-    armEndpoint: t.emu.armEndpoint,
-    storageConnection: az.connectionString,
-    notificationTopicEndpoint: seed.notificationTopic.endpoint,
-  };
+  ({ t, settings } = harness);
   reports = createReportActivities(deps());
 }, 120_000);
 
 afterAll(async () => {
-  await az?.stop();
-  await t?.stop();
+  await harness?.stop();
 });
 
 describe('recordCascade', () => {

@@ -2,12 +2,9 @@
 // exactly-once claims, adoption of a run ARM accepted before a crash, throttling, cancel and own-push recognition.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ContainerRegistryManagementClient } from '@azure/arm-containerregistry';
-import { startTestEmulator, appPrincipal, type TestEmulator } from '../support/emulator.js';
-import { startAzurite, type TestAzurite } from '../support/azurite.js';
-import { seedScenario, SEED, type SeedResult } from '../../local/azure/seed.js';
-import { guidFrom } from '../../local/azure/guid.js';
-import { loadSettings, type Settings } from '../../src/config/settings.js';
-import { createAzureClients } from '../../src/azure/clients.js';
+import type { TestEmulator } from '../support/emulator.js';
+import { startAppHarness, type AppHarness } from '../support/appHarness.js';
+import { SEED, type SeedResult } from '../../local/azure/seed.js';
 import type { Deps } from '../../src/activities/deps.js';
 import {
   BASE_DIGEST_VALUE,
@@ -27,10 +24,9 @@ let counter = 0;
 /** A fresh base digest per test: every test gets its own exactly-once keys. */
 const freshDigest = () => `sha256:${(++counter).toString(16).padStart(4, '0').repeat(16)}`;
 
+let harness: AppHarness;
 let t: TestEmulator;
-let az: TestAzurite;
 let seed: SeedResult;
-let settings: Settings;
 let deps: Deps;
 let runs: RunActivities;
 let acr: ContainerRegistryManagementClient;
@@ -77,35 +73,16 @@ async function stats(): Promise<Record<string, number>> {
 }
 
 beforeAll(async () => {
-  t = await startTestEmulator();
-  await t.admin('PUT', '/acr/runs/config', { durationMs: 400 });
-  seed = await seedScenario({
-    subscriptionId: t.emu.subscriptionId,
-    tenantId: t.emu.tenantId,
-    armEndpoint: t.emu.armEndpoint,
-    operator: t.operator,
-    appPrincipalId: appPrincipal(t.emu).objectId,
-    pushImage: async (registry, repository, tag) =>
-      t.emu.services.registryData!.pushSyntheticImage(registry, repository, tag).digest,
-    guid: guidFrom,
-  });
-  helloId = seed.taskIds[SEED.tasks.hello]!;
-  dockerhubId = seed.taskIds[SEED.tasks.dockerhub]!;
-  az = await startAzurite();
-  settings = {
-    ...loadSettings({}),
-    armEndpoint: t.emu.armEndpoint,
-    keyVaultVerifyChallengeResource: false,
-    storageConnection: az.connectionString,
-    managedScopes: [`/subscriptions/${t.emu.subscriptionId}`],
-    watchedRegistries: [seed.registries[SEED.baseRegistry]!],
-  };
-  deps = {
-    settings,
-    clients: createAzureClients(settings, t.app),
+  harness = await startAppHarness({
+    runDurationMs: 400,
+    // No vault is watched: runs never read one.
+    settings: () => ({ watchedVaults: [] }),
     now: () => new Date(Date.now() + clock * 1000),
     log: (m) => logs.push(m),
-  };
+  });
+  ({ t, seed, deps } = harness);
+  helloId = seed.taskIds[SEED.tasks.hello]!;
+  dockerhubId = seed.taskIds[SEED.tasks.dockerhub]!;
   runs = createRunActivities(deps);
   acr = new ContainerRegistryManagementClient(t.operator, t.emu.subscriptionId, {
     endpoint: t.emu.armEndpoint,
@@ -114,8 +91,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  await az?.stop();
-  await t?.stop();
+  await harness?.stop();
 });
 
 beforeEach(async () => {

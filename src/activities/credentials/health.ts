@@ -6,7 +6,6 @@ import {
   canGetSecret,
   isRotatable,
   normalizeId,
-  normalizeVaultUrl,
   parseResourceId,
   parseSecretUri,
   reasons,
@@ -22,59 +21,30 @@ import {
   type TaskRef,
   type VaultInfo,
 } from '../../domain/index.js';
-import { AzureError, AzureNotFoundError, type ArmAdapters, type SecretLookup } from '../../azure/adapters.js';
+import { AzureError, type ArmAdapters } from '../../azure/adapters.js';
 import type { CheckCredentialsInput, CredentialHealth, CredentialRef, CredentialStatus } from '../contracts.js';
 import type { Deps } from '../deps.js';
-import { mapLimit, memoAsync } from '../plan/util.js';
+import { mapLimit } from '../shared/async.js';
+import { AzureReadCache } from '../shared/readCache.js';
 
 const CONCURRENCY = 8;
 
-/** Per-call caches: vaults by URL, assignments at/below a vault, role definitions, secret versions listings. */
-export class CredentialReader {
-  readonly vault: (vaultUrl: string) => Promise<VaultInfo | undefined>;
-  readonly vaultAssignments: (vaultId: string) => Promise<RoleAssignmentInfo[]>;
-  readonly definition: (id: string) => Promise<RoleDefinitionInfo | undefined>;
-  readonly secret: (versionlessKey: string) => Promise<SecretLookup | { error: AzureError }>;
-
-  constructor(
-    private readonly deps: Deps,
-    private readonly arm: ArmAdapters,
-    /** Subscriptions to search for a vault that is not watched (the managed scopes' and the tasks'). */
-    private readonly subscriptions: () => string[],
-  ) {
-    this.vault = memoAsync((url) => this.findVault(url));
-    // Unfiltered: assignments at, above AND below the vault, so ones at a single secret's scope count too.
-    this.vaultAssignments = memoAsync((id) => arm.listRoleAssignmentsAtScope(id, { includeBelow: true }));
-    this.definition = memoAsync(async (id) => {
-      try {
-        return await arm.getRoleDefinition(id);
-      } catch (err) {
-        // An assignment of a deleted custom role grants nothing.
-        if (err instanceof AzureNotFoundError) return undefined;
-        throw err;
-      }
-    });
-    this.secret = memoAsync(async (key) => {
-      try {
-        return await arm.getSecretProperties(key);
-      } catch (err) {
-        if (err instanceof AzureError) return { error: err };
-        throw err;
-      }
+/**
+ * Per-call caches (see AzureReadCache). A vault not among the watched ones is searched in the given subscriptions (the
+ * managed scopes' and the tasks'); any Azure error reading a watched vault skips it.
+ */
+export class CredentialReader extends AzureReadCache {
+  constructor(deps: Deps, arm: ArmAdapters, subscriptions: () => string[]) {
+    super(arm, {
+      watchedVaults: deps.settings.watchedVaults,
+      skipWatchedError: (err) => err instanceof AzureError,
+      subscriptions,
     });
   }
 
-  private async findVault(url: string): Promise<VaultInfo | undefined> {
-    const want = normalizeVaultUrl(url);
-    for (const id of this.deps.settings.watchedVaults) {
-      try {
-        const v = await this.arm.getVault(id);
-        if (normalizeVaultUrl(v.vaultUri) === want) return v;
-      } catch (err) {
-        if (!(err instanceof AzureError)) throw err;
-      }
-    }
-    return this.arm.getVaultByUrl(want, this.subscriptions());
+  /** Unfiltered: assignments at, above AND below the vault, so ones at a single secret's scope count too. */
+  vaultAssignments(vaultId: string): Promise<RoleAssignmentInfo[]> {
+    return this.assignments(vaultId, { includeBelow: true });
   }
 }
 

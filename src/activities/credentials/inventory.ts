@@ -20,7 +20,7 @@ import { AzureError, AzureNotFoundError, toTaskInfo, type ArmAdapters } from '..
 import type { CredentialRef, InventoryCredentialsInput, InventoryCredentialsOutput } from '../contracts.js';
 import type { Deps } from '../deps.js';
 import type { IndexSnapshot, StoredTask } from '../plan/index.js';
-import { mapLimit } from '../plan/util.js';
+import { mapLimit } from '../shared/async.js';
 
 const CONCURRENCY = 8;
 

@@ -15,7 +15,7 @@ import type {
   RecordCredentialHealthOutput,
 } from '../contracts.js';
 import { normalizeId } from '../../domain/index.js';
-import { sha256 } from '../plan/util.js';
+import { sha256 } from '../shared/hash.js';
 import { credentialKey } from './health.js';
 
 export const CREDENTIAL_HEALTH_TABLE = 'CredentialHealth';

@@ -5,7 +5,6 @@
 import {
   normalizeId,
   normalizeLoginServer,
-  normalizeVaultUrl,
   parseResourceId,
   preflightTask,
   reasons as reasonBuilders,
@@ -23,64 +22,39 @@ import {
   type TaskInfo,
   type VaultInfo,
 } from '../../domain/index.js';
-import {
-  AzureError,
-  AzureNotFoundError,
-  toTaskInfo,
-  type ArmAdapters,
-  type SecretLookup,
-} from '../../azure/adapters.js';
+import { AzureNotFoundError, toTaskInfo, type AzureError, type ArmAdapters } from '../../azure/adapters.js';
 import type { PlannedTask, PreflightOutput, PreflightVerdict } from '../contracts.js';
 import type { Deps } from '../deps.js';
 import type { IndexSnapshot } from './indexStore.js';
-import { mapLimit, memoAsync } from './util.js';
+import { mapLimit, memoAsync } from '../shared/async.js';
+import { AzureReadCache } from '../shared/readCache.js';
 
 const CONCURRENCY = 16;
 
-/** Per-call caches over the adapters. Every getter shares in-flight requests. */
-export class PreflightReader {
-  readonly registry: (id: string) => Promise<RegistryInfo | undefined>;
-  readonly assignments: (scopeAndMode: string) => Promise<RoleAssignmentInfo[]>;
-  readonly definition: (roleDefinitionId: string) => Promise<RoleDefinitionInfo | undefined>;
-  readonly vault: (vaultUrl: string) => Promise<VaultInfo | undefined>;
-  readonly secret: (versionlessKey: string) => Promise<SecretLookup | { error: AzureError }>;
+/** Per-call caches over the adapters (see AzureReadCache), plus the task and login-server lookups over the index. */
+export class PreflightReader extends AzureReadCache {
   private readonly details: (taskId: string) => Promise<TaskInfo | undefined>;
   private watchedByLoginServer: Promise<Map<string, string>> | undefined;
 
   constructor(
     private readonly deps: Deps,
-    private readonly arm: ArmAdapters,
+    arm: ArmAdapters,
     private readonly index: IndexSnapshot,
   ) {
-    this.registry = memoAsync(async (id) => {
-      try {
-        return await arm.getRegistry(id);
-      } catch (err) {
-        if (err instanceof AzureNotFoundError) return undefined;
-        throw err;
-      }
-    });
-    this.assignments = memoAsync(async (key) => {
-      const [mode, scope] = [key.slice(0, 1), key.slice(2)];
-      return arm.listRoleAssignmentsAtScope(scope, { includeBelow: mode === 'b' });
-    });
-    this.definition = memoAsync(async (id) => {
-      try {
-        return await arm.getRoleDefinition(id);
-      } catch (err) {
-        // An assignment of a deleted custom role grants nothing; the domain notes the unknown definition.
-        if (err instanceof AzureNotFoundError) return undefined;
-        throw err;
-      }
-    });
-    this.vault = memoAsync((url) => this.findVault(url));
-    this.secret = memoAsync(async (key) => {
-      try {
-        return await arm.getSecretProperties(key);
-      } catch (err) {
-        if (err instanceof AzureError) return { error: err };
-        throw err;
-      }
+    super(arm, {
+      watchedVaults: deps.settings.watchedVaults,
+      // Only a missing watched vault is skipped; any other failure fails the lookup.
+      skipWatchedError: (err) => err instanceof AzureNotFoundError,
+      // Not found among the watched vaults: search the subscriptions of the managed scopes, vaults and registries.
+      subscriptions: () => {
+        const subs = new Set<string>();
+        for (const s of deps.settings.managedScopes) subs.add((parseResourceId(s).subscriptionId ?? '').toLowerCase());
+        for (const id of deps.settings.watchedVaults)
+          subs.add((parseResourceId(id).subscriptionId ?? '').toLowerCase());
+        for (const r of index.registries.values()) subs.add((parseResourceId(r.id).subscriptionId ?? '').toLowerCase());
+        subs.delete('');
+        return [...subs];
+      },
     });
     this.details = memoAsync(async (taskId) => {
       const stored = this.index.tasks.get(normalizeId(taskId));
@@ -113,26 +87,6 @@ export class PreflightReader {
       return map;
     })();
     return (await this.watchedByLoginServer).get(ls);
-  }
-
-  private async findVault(url: string): Promise<VaultInfo | undefined> {
-    const want = normalizeVaultUrl(url);
-    for (const id of this.deps.settings.watchedVaults) {
-      try {
-        const v = await this.arm.getVault(id);
-        if (normalizeVaultUrl(v.vaultUri) === want) return v;
-      } catch (err) {
-        if (!(err instanceof AzureNotFoundError)) throw err;
-      }
-    }
-    const subs = new Set<string>();
-    for (const s of this.deps.settings.managedScopes) subs.add((parseResourceId(s).subscriptionId ?? '').toLowerCase());
-    for (const id of this.deps.settings.watchedVaults)
-      subs.add((parseResourceId(id).subscriptionId ?? '').toLowerCase());
-    for (const r of this.index.registries.values())
-      subs.add((parseResourceId(r.id).subscriptionId ?? '').toLowerCase());
-    subs.delete('');
-    return this.arm.getVaultByUrl(want, [...subs]);
   }
 }
 
@@ -188,7 +142,7 @@ export async function preflightOne(
     registries[ls] = registry;
     const evaluated =
       !registry.anonymousPullEnabled && !(ls === ownLs && registry.roleAssignmentMode === 'LegacyRegistryPermissions');
-    if (evaluated) addAssignments(await reader.assignments(`a:${registry.id}`));
+    if (evaluated) addAssignments(await reader.assignments(registry.id, { includeBelow: false }));
   }
 
   // Vaults and secret properties of every Key Vault-backed credential.
@@ -202,7 +156,7 @@ export async function preflightOne(
       if (!vault) continue;
       vaults[ref.vaultUrl] = vault;
       // RBAC vaults: one list at the vault covers assignments at, above and below it (secret scopes included).
-      if (vault.enableRbacAuthorization) addAssignments(await reader.assignments(`b:${vault.id}`));
+      if (vault.enableRbacAuthorization) addAssignments(await reader.assignments(vault.id, { includeBelow: true }));
       const versionless = secretKey({ ...ref, version: undefined });
       const lookup = await reader.secret(versionless);
       if ('error' in lookup) {

@@ -23,7 +23,9 @@ import { AzureError, AzureNotFoundError, toTaskInfo, type ArmAdapters } from '..
 import type { RefreshIndexInput, RefreshIndexOutput } from '../contracts.js';
 import type { Deps } from '../deps.js';
 import type { IndexChanges, IndexSnapshot, IndexStore, StoredTask } from './indexStore.js';
-import { canonicalJson, mapLimit, sha256 } from './util.js';
+import { mapLimit } from '../shared/async.js';
+import { sha256 } from '../shared/hash.js';
+import { canonicalJson } from './util.js';
 
 export const DETAILS_MAX_AGE_MS = 24 * 3600_000;
 /** 96 = refreshes per day at the default 15-minute schedule. */
