@@ -1,0 +1,6 @@
+// Content hashing shared by the activity areas.
+import { createHash } from 'node:crypto';
+
+export function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
