@@ -148,19 +148,20 @@ function countTotals(results: Iterable<TaskResult>, planned: number): CascadeTot
   return t;
 }
 
-function blockedNotice(cascadeId: string, image: PushedImage | undefined, r: TaskResult): Notification {
+/** What a per-task notification says: the task, its wave, the base being rolled out and the reasons (with fixes). */
+function taskNoticeData(cascadeId: string, image: PushedImage | undefined, r: TaskResult): Record<string, unknown> {
   return {
-    type: 'cascade.taskBlocked',
-    subject: r.task,
-    data: {
-      cascadeId,
-      task: r.task,
-      taskName: r.taskName,
-      wave: r.wave,
-      ...(image ? { image: { ref: image.ref, digest: image.digest } } : {}),
-      reasons: r.reasons.map((x) => ({ code: x.code, message: x.message, ...(x.fix ? { fix: x.fix } : {}) })),
-    },
+    cascadeId,
+    task: r.task,
+    taskName: r.taskName,
+    wave: r.wave,
+    ...(image ? { image: { ref: image.ref, digest: image.digest } } : {}),
+    reasons: r.reasons.map((x) => ({ code: x.code, message: x.message, ...(x.fix ? { fix: x.fix } : {}) })),
   };
+}
+
+function blockedNotice(cascadeId: string, image: PushedImage | undefined, r: TaskResult): Notification {
+  return { type: 'cascade.taskBlocked', subject: r.task, data: taskNoticeData(cascadeId, image, r) };
 }
 
 function failedNotice(cascadeId: string, image: PushedImage | undefined, r: TaskResult): Notification {
@@ -168,13 +169,8 @@ function failedNotice(cascadeId: string, image: PushedImage | undefined, r: Task
     type: 'cascade.runFailed',
     subject: r.task,
     data: {
-      cascadeId,
-      task: r.task,
-      taskName: r.taskName,
-      wave: r.wave,
-      ...(image ? { image: { ref: image.ref, digest: image.digest } } : {}),
+      ...taskNoticeData(cascadeId, image, r),
       ...(r.run ? { runId: r.run.runId, status: r.run.status, attempts: r.run.attempts } : {}),
-      reasons: r.reasons.map((x) => ({ code: x.code, message: x.message, ...(x.fix ? { fix: x.fix } : {}) })),
     },
   };
 }
