@@ -3,7 +3,7 @@
 // `npm start` runs it; e2e tests start one per file with free ports.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import {
@@ -111,14 +111,22 @@ function spawnUntil<T>(
   });
 }
 
+/** Node reads NODE_EXTRA_CA_CERTS only at start-up: the bundle it names must already contain the emulator's CA. */
+function trustsEmulatorCa(): boolean {
+  const bundle = process.env.NODE_EXTRA_CA_CERTS;
+  const ca = join(DEFAULT_TLS_DIR, 'ca.crt');
+  if (!bundle || !existsSync(bundle) || !existsSync(ca)) return false;
+  return bundle === ca || readFileSync(bundle, 'utf8').includes(readFileSync(ca, 'utf8').trim());
+}
+
 export async function startStack(opts: StackOptions = {}): Promise<RunningStack> {
   const root = opts.root ?? process.cwd();
   const stateDir = opts.stateDir ?? join(root, '.local');
   const log = opts.log ?? (() => {});
   mkdirSync(stateDir, { recursive: true });
-  if (process.env.NODE_EXTRA_CA_CERTS !== join(DEFAULT_TLS_DIR, 'ca.crt')) {
+  if (!trustsEmulatorCa()) {
     throw new Error(
-      `NODE_EXTRA_CA_CERTS must be ${join(DEFAULT_TLS_DIR, 'ca.crt')} when the process starts (the npm scripts set it).`,
+      `NODE_EXTRA_CA_CERTS must include ${join(DEFAULT_TLS_DIR, 'ca.crt')} when the process starts (the npm scripts set it).`,
     );
   }
 
