@@ -9,9 +9,12 @@ import { SecretClient } from '@azure/keyvault-secrets';
 import { TableClient } from '@azure/data-tables';
 import { EventGridPublisherClient } from '@azure/eventgrid';
 import type { Settings } from '../config/settings.js';
+import { WritePacer, writePacerPolicy } from './writePacer.js';
 
 export interface AzureClients {
   readonly credential: TokenCredential;
+  /** Paces ARM writes of this credential; the ACR clients keep it informed from response headers. */
+  readonly writePacer: WritePacer;
   acr(subscriptionId: string): ContainerRegistryManagementClient;
   authorization(subscriptionId: string): AuthorizationManagementClient;
   identities(subscriptionId: string): ManagedServiceIdentityClient;
@@ -67,8 +70,13 @@ function tableClientFactory(connection: string, credential: TokenCredential): (t
   return (t) => new TableClient(url, t, credential);
 }
 
-export function createAzureClients(settings: Settings, credential = createCredential(settings)): AzureClients {
+export function createAzureClients(
+  settings: Settings,
+  credential = createCredential(settings),
+  writePacer = new WritePacer(),
+): AzureClients {
   const arm = { endpoint: settings.armEndpoint, credentialScopes: [ARM_SCOPE], retryOptions: RETRY };
+  const acrOptions = { ...arm, additionalPolicies: [writePacerPolicy(writePacer)] };
   // The new-generation Key Vault management client ignores credentialScopes and reads `credentials.scopes`.
   const armNextGen = { endpoint: settings.armEndpoint, credentials: { scopes: [ARM_SCOPE] }, retryOptions: RETRY };
   const storage =
@@ -79,7 +87,8 @@ export function createAzureClients(settings: Settings, credential = createCreden
   let publisher: EventGridPublisherClient<'CloudEvent'> | undefined;
   return {
     credential,
-    acr: memo((sub) => new ContainerRegistryManagementClient(credential, sub, arm)),
+    writePacer,
+    acr: memo((sub) => new ContainerRegistryManagementClient(credential, sub, acrOptions)),
     authorization: memo((sub) => new AuthorizationManagementClient(credential, sub, arm)),
     identities: memo((sub) => new ManagedServiceIdentityClient(credential, sub, arm)),
     vaults: memo((sub) => new KeyVaultManagementClient(credential, sub, armNextGen)),

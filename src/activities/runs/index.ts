@@ -10,6 +10,7 @@
 //     has no run yet is waited for (`throttled`), an older one is taken over (ETag) and scheduled;
 //  4. schedule (`TaskRunRequest`, full task id, base ref/digest as override values AND arguments — values for
 //     EncodedTask/FileTask steps, arguments for Docker steps; the other kind is ignored by ACR) and record the runId.
+//  Before 4, wait for a write token (src/azure/writePacer; too long a wait → release the claim, `throttled`).
 //  429 after the SDK's own Retry-After retries → release the claim, `throttled`; 4xx → release, `rejected`; anything
 //  else (the request may or may not have reached ARM) keeps the claim and throws, so the retry goes through step 3.
 import type { Run, RunRequestUnion, TaskRunRequest } from '@azure/arm-containerregistry';
@@ -251,6 +252,13 @@ export function createRunActivities(deps: Deps): RunActivities {
         etag = took;
       }
 
+      // Wait for ARM's write bucket here rather than burn requests on 429s; a long wait goes to a durable timer.
+      const permit = await deps.clients.writePacer.acquire(addr.subscriptionId);
+      if (permit.kind === 'throttled') {
+        await store.release(partitionKey, rowKey, etag);
+        deps.log(`scheduleRun ${addr.taskName}: write bucket empty; retry after ${permit.retryAfterSeconds}s`);
+        return { kind: 'throttled', retryAfterSeconds: permit.retryAfterSeconds };
+      }
       let run: Run;
       try {
         const request: RunRequestUnion = runRequest(input, token);

@@ -1,0 +1,198 @@
+// Paces ARM writes per subscription so a large cascade spends its requests on runs, not on 429s. ARM's write bucket
+// (per principal + subscription) holds ~200 tokens and refills 10/s; we keep a local estimate of it, lower it from the
+// `x-ms-ratelimit-remaining-subscription-writes` header of every response (other writers share the bucket), empty it
+// on a 429 until its Retry-After has passed, and make callers wait for a token (or tell them how long to wait).
+// One pacer per AzureClients (one credential = one principal), i.e. one per worker process in production.
+import type { ContainerRegistryManagementClientOptionalParams } from '@azure/arm-containerregistry';
+
+/** ARM's per-principal subscription write bucket. */
+export const WRITE_BURST = 200;
+export const WRITE_REFILL_PER_SECOND = 10;
+/** Longest a caller is kept waiting in-process; beyond it the caller is told to come back (a durable timer). */
+export const MAX_WRITE_WAIT_MS = 10_000;
+export const REMAINING_WRITES_HEADER = 'x-ms-ratelimit-remaining-subscription-writes';
+
+export interface WritePacerOptions {
+  burst?: number;
+  perSecond?: number;
+  maxWaitMs?: number;
+  /** Milliseconds clock (injectable for tests). */
+  now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+/** `granted`: a token is reserved, send now. `throttled`: nothing reserved; try again after that many seconds. */
+export type WritePermit = { kind: 'granted'; waitedMs: number } | { kind: 'throttled'; retryAfterSeconds: number };
+
+interface Bucket {
+  /** Estimated tokens at `at`; negative = tokens already promised to waiting callers. */
+  tokens: number;
+  /** Refill runs from here; after a 429 this is the end of its Retry-After (may lie in the future). */
+  at: number;
+}
+
+export class WritePacer {
+  readonly burst: number;
+  readonly perSecond: number;
+  readonly maxWaitMs: number;
+  private readonly now: () => number;
+  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly buckets = new Map<string, Bucket>();
+  /** Per subscription: callers sleeping on a reserved token, and writes sent but not yet answered. */
+  private readonly pending = new Map<string, { waiting: number; inFlight: number }>();
+
+  private pendingOf(subscriptionId: string): { waiting: number; inFlight: number } {
+    const key = subscriptionId.toLowerCase();
+    let p = this.pending.get(key);
+    if (!p) this.pending.set(key, (p = { waiting: 0, inFlight: 0 }));
+    return p;
+  }
+
+  /** The pipeline policy brackets every write it sends, so a header can be read net of writes still on the way. */
+  beginWrite(subscriptionId: string): void {
+    this.pendingOf(subscriptionId).inFlight++;
+  }
+
+  endWrite(subscriptionId: string): void {
+    const p = this.pendingOf(subscriptionId);
+    p.inFlight = Math.max(0, p.inFlight - 1);
+  }
+
+  constructor(options: WritePacerOptions = {}) {
+    this.burst = options.burst ?? WRITE_BURST;
+    this.perSecond = options.perSecond ?? WRITE_REFILL_PER_SECOND;
+    this.maxWaitMs = options.maxWaitMs ?? MAX_WRITE_WAIT_MS;
+    this.now = options.now ?? Date.now;
+    this.sleep = options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+  }
+
+  private bucket(subscriptionId: string): Bucket {
+    const key = subscriptionId.toLowerCase();
+    const now = this.now();
+    let b = this.buckets.get(key);
+    if (!b) {
+      b = { tokens: this.burst, at: now };
+      this.buckets.set(key, b);
+    } else if (now > b.at) {
+      b.tokens = Math.min(this.burst, b.tokens + ((now - b.at) / 1000) * this.perSecond);
+      b.at = now;
+    }
+    return b;
+  }
+
+  /** Estimated tokens now (negative while callers wait for promised tokens; 0 until a Retry-After has passed). */
+  estimate(subscriptionId: string): number {
+    return this.bucket(subscriptionId).tokens;
+  }
+
+  /**
+   * Reserves one write token without sleeping: `waitMs` until it is there (0 = now), or, when that would exceed
+   * maxWaitMs, reserves nothing and answers the seconds to come back after.
+   */
+  reserve(subscriptionId: string): { waitMs: number } | { retryAfterSeconds: number } {
+    const b = this.bucket(subscriptionId);
+    const now = this.now();
+    const blockedMs = Math.max(0, b.at - now);
+    const waitMs = blockedMs + Math.max(0, ((1 - b.tokens) / this.perSecond) * 1000);
+    if (waitMs > this.maxWaitMs) return { retryAfterSeconds: Math.max(1, Math.ceil(waitMs / 1000)) };
+    b.tokens -= 1;
+    return { waitMs: Math.ceil(waitMs) };
+  }
+
+  /** Waits (at most maxWaitMs) for a write token of the subscription. */
+  async acquire(subscriptionId: string): Promise<WritePermit> {
+    const r = this.reserve(subscriptionId);
+    if ('retryAfterSeconds' in r) return { kind: 'throttled', retryAfterSeconds: r.retryAfterSeconds };
+    if (r.waitMs > 0) {
+      const p = this.pendingOf(subscriptionId);
+      p.waiting++;
+      try {
+        await this.sleep(r.waitMs);
+      } finally {
+        p.waiting--;
+      }
+    }
+    return { kind: 'granted', waitedMs: r.waitMs };
+  }
+
+  /**
+   * ARM reported `remaining` writes left. Fewer than we estimate → take ARM's count (someone else writes too). More
+   * than we estimate even after subtracting our sleeping and unanswered writes (which ARM may not have counted yet)
+   * → raise to that (a bigger or reset bucket).
+   */
+  observeRemaining(subscriptionId: string, remaining: number): void {
+    if (!Number.isFinite(remaining) || remaining < 0) return;
+    const b = this.bucket(subscriptionId);
+    const p = this.pendingOf(subscriptionId);
+    const net = remaining - p.waiting - p.inFlight;
+    if (remaining < b.tokens) b.tokens = remaining;
+    else if (net > b.tokens && this.now() >= b.at) b.tokens = Math.min(this.burst, net);
+  }
+
+  /** ARM answered a write 429: the bucket is empty and refills only after Retry-After. */
+  observeThrottled(subscriptionId: string, retryAfterSeconds: number): void {
+    const b = this.bucket(subscriptionId);
+    b.tokens = Math.min(b.tokens, 0);
+    const until = this.now() + Math.max(0, retryAfterSeconds) * 1000;
+    if (until > b.at) b.at = until;
+  }
+}
+
+/** Seconds of a Retry-After style header set (`retry-after-ms`, `x-ms-retry-after-ms`, `retry-after` seconds/date). */
+export function retryAfterSecondsOf(get: (name: string) => string | undefined, nowMs = Date.now()): number | undefined {
+  for (const name of ['retry-after-ms', 'x-ms-retry-after-ms']) {
+    const ms = get(name);
+    if (ms !== undefined && ms.trim() !== '' && Number(ms) >= 0) return Number(ms) / 1000;
+  }
+  const raw = get('retry-after');
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (raw.trim() !== '' && Number.isFinite(n) && n >= 0) return n;
+  const t = Date.parse(raw);
+  return Number.isNaN(t) ? undefined : Math.max(0, (t - nowMs) / 1000);
+}
+
+/** The subscription of an ARM request URL, if it names one. */
+export function subscriptionOfUrl(url: string): string | undefined {
+  return /\/subscriptions\/([^/?#]+)/i.exec(url)?.[1];
+}
+
+/** Feeds one ARM response to the pacer; what the pipeline policy does for every attempt. */
+export function observeArmResponse(
+  pacer: WritePacer,
+  request: { method: string; url: string },
+  response: { status: number; headers: { get(name: string): string | undefined } },
+): void {
+  const sub = subscriptionOfUrl(request.url);
+  if (!sub) return;
+  const remaining = response.headers.get(REMAINING_WRITES_HEADER);
+  if (remaining !== undefined && remaining.trim() !== '') {
+    pacer.observeRemaining(sub, Number(remaining));
+  } else if (response.status === 429 && /^(PUT|POST|PATCH)$/i.test(request.method)) {
+    pacer.observeThrottled(sub, retryAfterSecondsOf((n) => response.headers.get(n)) ?? 0);
+  }
+}
+
+type AdditionalPolicy = NonNullable<ContainerRegistryManagementClientOptionalParams['additionalPolicies']>[number];
+
+/** Pipeline policy (per retry, so every 429 the SDK retries is seen) that teaches the pacer from ARM's headers. */
+export function writePacerPolicy(pacer: WritePacer): AdditionalPolicy {
+  return {
+    position: 'perRetry',
+    policy: {
+      name: 'acrCascadeWritePacer',
+      async sendRequest(request, next) {
+        const sub = /^(PUT|POST|PATCH)$/i.test(request.method) ? subscriptionOfUrl(request.url) : undefined;
+        if (sub) pacer.beginWrite(sub);
+        let response;
+        try {
+          response = await next(request);
+        } finally {
+          if (sub) pacer.endWrite(sub);
+        }
+        observeArmResponse(pacer, request, response);
+        return response;
+      },
+    },
+  };
+}

@@ -1,0 +1,166 @@
+import { describe, expect, it } from 'vitest';
+import {
+  MAX_WRITE_WAIT_MS,
+  REMAINING_WRITES_HEADER,
+  WRITE_BURST,
+  WRITE_REFILL_PER_SECOND,
+  WritePacer,
+  observeArmResponse,
+  retryAfterSecondsOf,
+  subscriptionOfUrl,
+} from '../../src/azure/writePacer.js';
+
+const SUB = '00000000-0000-0000-0000-000000000001';
+const URL = `https://management.azure.com/subscriptions/${SUB}/resourceGroups/rg/providers/Microsoft.ContainerRegistry/registries/r/scheduleRun?api-version=2019-06-01-preview`;
+
+/** A pacer on a fake clock whose sleep advances the clock (no real waiting). */
+function pacerAt(start = 1_000_000, options: { burst?: number; perSecond?: number } = {}) {
+  const clock = { ms: start, slept: [] as number[] };
+  const pacer = new WritePacer({
+    ...options,
+    now: () => clock.ms,
+    sleep: async (ms) => {
+      clock.slept.push(ms);
+      clock.ms += ms;
+    },
+  });
+  return { pacer, clock };
+}
+
+function headers(h: Record<string, string>) {
+  return { get: (name: string) => h[name.toLowerCase()] };
+}
+
+describe('WritePacer', () => {
+  it('defaults to ARM’s write bucket: 200 burst, 10 per second, 10 s longest wait', () => {
+    const pacer = new WritePacer();
+    expect([pacer.burst, pacer.perSecond, pacer.maxWaitMs]).toEqual([200, 10, 10_000]);
+    expect([WRITE_BURST, WRITE_REFILL_PER_SECOND, MAX_WRITE_WAIT_MS]).toEqual([200, 10, 10_000]);
+    expect(pacer.estimate(SUB)).toBe(200);
+  });
+
+  it('grants the burst without waiting, then spaces writes at the refill rate', async () => {
+    const { pacer, clock } = pacerAt(0, { burst: 3, perSecond: 10 });
+    for (let i = 0; i < 3; i++) expect(await pacer.acquire(SUB)).toEqual({ kind: 'granted', waitedMs: 0 });
+    expect(clock.slept).toEqual([]);
+    expect(await pacer.acquire(SUB)).toEqual({ kind: 'granted', waitedMs: 100 });
+    expect(await pacer.acquire(SUB)).toEqual({ kind: 'granted', waitedMs: 100 });
+    expect(clock.slept).toEqual([100, 100]);
+    expect(clock.ms).toBe(200);
+  });
+
+  it('queues concurrent callers behind each other’s reserved tokens', () => {
+    const { pacer } = pacerAt(0, { burst: 1, perSecond: 10 });
+    expect(pacer.reserve(SUB)).toEqual({ waitMs: 0 });
+    expect(pacer.reserve(SUB)).toEqual({ waitMs: 100 });
+    expect(pacer.reserve(SUB)).toEqual({ waitMs: 200 });
+    expect(pacer.estimate(SUB)).toBe(-2);
+  });
+
+  it('refills with elapsed time and never beyond the burst', () => {
+    const { pacer, clock } = pacerAt(0, { burst: 5, perSecond: 10 });
+    for (let i = 0; i < 5; i++) pacer.reserve(SUB);
+    expect(pacer.estimate(SUB)).toBe(0);
+    clock.ms += 250;
+    expect(pacer.estimate(SUB)).toBeCloseTo(2.5);
+    clock.ms += 60_000;
+    expect(pacer.estimate(SUB)).toBe(5);
+  });
+
+  it('keeps one estimate per subscription, case-insensitively', () => {
+    const { pacer } = pacerAt(0, { burst: 2 });
+    pacer.reserve(SUB.toUpperCase());
+    expect(pacer.estimate(SUB)).toBe(1);
+    expect(pacer.estimate('other-subscription')).toBe(2);
+  });
+
+  it('answers throttled with the computed seconds, reserving nothing, when the wait would exceed the cap', () => {
+    const { pacer } = pacerAt(0);
+    pacer.observeRemaining(SUB, 0);
+    // 100 callers fill the next 10 s of refill; the 101st would wait 10.1 s.
+    for (let i = 0; i < 100; i++) expect(pacer.reserve(SUB)).toEqual({ waitMs: (i + 1) * 100 });
+    expect(pacer.reserve(SUB)).toEqual({ retryAfterSeconds: 11 });
+    expect(pacer.estimate(SUB)).toBe(-100);
+  });
+
+  it('acquire answers throttled without sleeping when the wait would exceed the cap', async () => {
+    const { pacer, clock } = pacerAt(0);
+    pacer.observeThrottled(SUB, 30);
+    expect(await pacer.acquire(SUB)).toEqual({ kind: 'throttled', retryAfterSeconds: 31 });
+    expect(clock.slept).toEqual([]);
+  });
+});
+
+describe('WritePacer learning from ARM', () => {
+  it('lowers its estimate to the remaining writes ARM reports', () => {
+    const { pacer } = pacerAt();
+    pacer.observeRemaining(SUB, 42);
+    expect(pacer.estimate(SUB)).toBe(42);
+  });
+
+  it('raises its estimate from a header only net of its own unanswered writes', () => {
+    const { pacer } = pacerAt(0, { burst: 10 });
+    for (let i = 0; i < 8; i++) pacer.reserve(SUB);
+    for (let i = 0; i < 8; i++) pacer.beginWrite(SUB);
+    pacer.observeRemaining(SUB, 9);
+    expect(pacer.estimate(SUB)).toBe(2);
+    for (let i = 0; i < 8; i++) pacer.endWrite(SUB);
+    pacer.observeRemaining(SUB, 9);
+    expect(pacer.estimate(SUB)).toBe(9);
+  });
+
+  it('on a 429 empties the estimate and refills only after Retry-After', () => {
+    const { pacer, clock } = pacerAt(0);
+    pacer.observeThrottled(SUB, 2);
+    expect(pacer.estimate(SUB)).toBe(0);
+    expect(pacer.reserve(SUB)).toEqual({ waitMs: 2100 });
+    clock.ms += 2000;
+    expect(pacer.estimate(SUB)).toBe(-1);
+    clock.ms += 1000;
+    expect(pacer.estimate(SUB)).toBeCloseTo(9);
+  });
+
+  it('reads the remaining-writes header of a response to a request on a subscription', () => {
+    const { pacer } = pacerAt();
+    observeArmResponse(
+      pacer,
+      { method: 'POST', url: URL },
+      { status: 200, headers: headers({ [REMAINING_WRITES_HEADER]: '17' }) },
+    );
+    expect(pacer.estimate(SUB)).toBe(17);
+  });
+
+  it('treats a 429 to a write as an empty bucket for its Retry-After', () => {
+    const { pacer } = pacerAt(0);
+    observeArmResponse(pacer, { method: 'POST', url: URL }, { status: 429, headers: headers({ 'retry-after': '3' }) });
+    expect(pacer.estimate(SUB)).toBe(0);
+    expect(pacer.reserve(SUB)).toEqual({ waitMs: 3100 });
+  });
+
+  it('ignores a 429 to a read and responses outside a subscription', () => {
+    const { pacer } = pacerAt();
+    observeArmResponse(pacer, { method: 'GET', url: URL }, { status: 429, headers: headers({ 'retry-after': '3' }) });
+    observeArmResponse(
+      pacer,
+      { method: 'POST', url: 'https://login.example/token' },
+      { status: 200, headers: headers({ [REMAINING_WRITES_HEADER]: '0' }) },
+    );
+    expect(pacer.estimate(SUB)).toBe(200);
+  });
+
+  it('parses Retry-After in seconds, milliseconds or as an HTTP date', () => {
+    const now = Date.parse('2025-01-01T00:00:00Z');
+    expect(retryAfterSecondsOf(headers({ 'retry-after': '7' }).get, now)).toBe(7);
+    expect(retryAfterSecondsOf(headers({ 'retry-after-ms': '1500' }).get, now)).toBe(1.5);
+    expect(retryAfterSecondsOf(headers({ 'retry-after': 'Wed, 01 Jan 2025 00:00:04 GMT' }).get, now)).toBe(4);
+    expect(retryAfterSecondsOf(headers({}).get, now)).toBeUndefined();
+    expect(retryAfterSecondsOf(headers({ 'retry-after': 'soon' }).get, now)).toBeUndefined();
+  });
+
+  it('finds the subscription of an ARM URL', () => {
+    expect(subscriptionOfUrl(URL)).toBe(SUB);
+    expect(subscriptionOfUrl('https://management.azure.com/providers/Microsoft.ContainerRegistry/operations')).toBe(
+      undefined,
+    );
+  });
+});
