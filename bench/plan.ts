@@ -15,7 +15,7 @@ import { ManagedServiceIdentityClient } from '@azure/arm-msi';
 import { startEmulator, appPrincipal, operatorPrincipal, type Emulator } from '../local/azure/index.js';
 import { EmulatorTokenCredential } from '../local/azure/credential.js';
 import { guidFrom } from '../local/azure/guid.js';
-import { startAzurite } from '../test/support/azurite.js';
+import { startAzurite } from '../local/stack/azurite.js';
 import { loadSettings } from '../src/config/settings.js';
 import { createAzureClients } from '../src/azure/clients.js';
 import type { Deps } from '../src/activities/deps.js';

@@ -3,22 +3,9 @@
 //   --identity-port <n>  managed-identity token endpoint port (default 8081; 0 = any)
 //   --persist            keep state under .local/emulator (a restart keeps the topology)
 //   --no-seed            start empty
-import { spawnSync } from 'node:child_process';
 import { guidFrom } from './guid.js';
 import { join } from 'node:path';
-import { DEFAULT_TLS_DIR, ensureTls } from './core/tls.js';
-
-function reexecWithCa(): boolean {
-  const ca = join(DEFAULT_TLS_DIR, 'ca.crt');
-  if (process.env.NODE_EXTRA_CA_CERTS === ca) return false;
-  ensureTls(DEFAULT_TLS_DIR);
-  // NODE_EXTRA_CA_CERTS is read only at process start: run ourselves again with it set.
-  const r = spawnSync(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
-    stdio: 'inherit',
-    env: { ...process.env, NODE_EXTRA_CA_CERTS: ca, NO_PROXY: '127.0.0.1,localhost' },
-  });
-  process.exit(r.status ?? 1);
-}
+import { reexecTrustingCa } from './core/tls.js';
 
 function flag(name: string): string | undefined {
   const i = process.argv.indexOf(name);
@@ -37,7 +24,7 @@ function port(name: string, fallback: number): number {
 }
 
 async function main(): Promise<void> {
-  if (reexecWithCa()) return;
+  reexecTrustingCa();
   const { startEmulator, describeStack, writeStackFile, operatorPrincipal, appPrincipal } = await import('./index.js');
   const { seedScenario } = await import('./seed.js');
   const { EmulatorTokenCredential } = await import('./credential.js');

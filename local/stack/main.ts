@@ -3,21 +3,7 @@
 //   --no-seed   start with an empty emulated subscription
 //   --persist   keep emulator, Azurite and durable state under .local/ across restarts
 // Ports: ACR_CASCADE_PORTS="arm,identity,host,azurite" (defaults 8443,8081,7071,10002; 0 = any free port).
-import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
-import { DEFAULT_TLS_DIR, ensureTls } from '../azure/core/tls.js';
-
-function reexecWithCa(): void {
-  const ca = join(DEFAULT_TLS_DIR, 'ca.crt');
-  if (process.env.NODE_EXTRA_CA_CERTS === ca) return;
-  ensureTls(DEFAULT_TLS_DIR);
-  // NODE_EXTRA_CA_CERTS is read only at process start: run ourselves again with it set.
-  const r = spawnSync(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
-    stdio: 'inherit',
-    env: { ...process.env, NODE_EXTRA_CA_CERTS: ca, NO_PROXY: '127.0.0.1,localhost' },
-  });
-  process.exit(r.status ?? 1);
-}
+import { reexecTrustingCa } from '../azure/core/tls.js';
 
 function ports(): { arm: number; identity: number; host: number; azurite: number } {
   const raw = process.env.ACR_CASCADE_PORTS ?? '8443,8081,7071,10002';
@@ -31,7 +17,7 @@ function ports(): { arm: number; identity: number; host: number; azurite: number
 }
 
 async function main(): Promise<void> {
-  reexecWithCa();
+  reexecTrustingCa();
   const { startStack } = await import('./stack.js');
   console.log('acr-cascade local stack: starting emulator, Azurite and the Functions host…');
   let stack;

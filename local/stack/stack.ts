@@ -1,11 +1,8 @@
 // The local stack: the Azure emulator (in this process), Azurite's Table service and the Functions host (child
 // processes), seeded with the scenario and wired so a push really flows registry → Event Grid → webhook → function.
 // `npm start` runs it; e2e tests start one per file with free ports.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import {
   startEmulator,
   describeStack,
@@ -20,6 +17,7 @@ import { DEFAULT_TLS_DIR } from '../azure/core/tls.js';
 import { seedScenario, createSubscriptions, SEED, type SeedResult } from '../azure/seed.js';
 import { guidFrom } from '../azure/guid.js';
 import { spawnHost, type SpawnedHost } from '../host/spawn.js';
+import { freePort, startAzurite } from './azurite.js';
 
 export interface StackOptions {
   /** Project root (package.json of the app). */
@@ -65,52 +63,6 @@ export interface RunningStack {
   stop(): Promise<void>;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/** Spawns a child and resolves with the first stdout line `match` accepts; rejects with its output if it exits. */
-function spawnUntil<T>(
-  cmd: string,
-  args: string[],
-  env: NodeJS.ProcessEnv,
-  cwd: string,
-  match: (line: string) => T | undefined,
-  log: (line: string) => void,
-  prefix: string,
-): Promise<{ child: ChildProcess; value: T }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    const tail: string[] = [];
-    let done = false;
-    const onLine = (line: string) => {
-      tail.push(line);
-      if (tail.length > 40) tail.shift();
-      if (!done) {
-        const v = match(line);
-        if (v !== undefined) {
-          done = true;
-          resolve({ child, value: v });
-          return;
-        }
-      }
-      log(`${prefix} ${line}`);
-    };
-    createInterface({ input: child.stdout! }).on('line', onLine);
-    createInterface({ input: child.stderr! }).on('line', onLine);
-    child.once('exit', (code, signal) => {
-      if (!done) reject(new Error(`${prefix} exited (${signal ?? code}) before it was ready:\n${tail.join('\n')}`));
-    });
-  });
-}
-
 /** Node reads NODE_EXTRA_CA_CERTS only at start-up: the bundle it names must already contain the emulator's CA. */
 function trustsEmulatorCa(): boolean {
   const bundle = process.env.NODE_EXTRA_CA_CERTS;
@@ -137,16 +89,12 @@ export async function startStack(opts: StackOptions = {}): Promise<RunningStack>
     persistDir: opts.persist ? join(stateDir, 'emulator') : undefined,
     log: () => {},
   });
-  const children: ChildProcess[] = [];
+  // Stopped in reverse start order: the host, then Azurite, then the emulator.
+  const stoppers: (() => Promise<void>)[] = [];
   let stopHost: (() => Promise<void>) | undefined;
   const stopAll = async () => {
     await stopHost?.().catch(() => {});
-    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
-    await Promise.all(
-      children.map((c) =>
-        c.exitCode === null && c.signalCode === null ? new Promise((r) => c.once('exit', r)) : null,
-      ),
-    );
+    for (const stop of stoppers.reverse()) await stop().catch(() => {});
     await emu.stop();
   };
   try {
@@ -185,28 +133,14 @@ export async function startStack(opts: StackOptions = {}): Promise<RunningStack>
     }
 
     // 3. Azurite (Table service only; in memory unless persisting).
-    const azuritePort = opts.ports?.azurite || (await freePort());
-    const azuriteArgs = [
-      '--tableHost',
-      '127.0.0.1',
-      '--tablePort',
-      String(azuritePort),
-      '--skipApiVersionCheck',
-      '--disableTelemetry',
-    ];
-    if (opts.persist) azuriteArgs.push('--location', join(stateDir, 'azurite'));
-    else azuriteArgs.push('--inMemoryPersistence');
-    const azurite = await spawnUntil(
-      join(root, 'node_modules', '.bin', 'azurite-table'),
-      azuriteArgs,
-      process.env,
+    const azurite = await startAzurite({
       root,
-      (l) => (/successfully (started|listening)/i.test(l) ? true : undefined),
+      port: opts.ports?.azurite || undefined,
+      location: opts.persist ? join(stateDir, 'azurite') : undefined,
       log,
-      '[azurite]',
-    );
-    children.push(azurite.child);
-    const storage = `DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;TableEndpoint=http://127.0.0.1:${azuritePort}/devstoreaccount1;`;
+    });
+    stoppers.push(azurite.stop);
+    const storage = azurite.connectionString;
 
     // 4. The Functions host with the app, configured exactly as on Azure but pointing at the emulator.
     const sub = emu.subscriptionId;
@@ -272,7 +206,7 @@ export async function startStack(opts: StackOptions = {}): Promise<RunningStack>
     const description = {
       ...describeStack(emu),
       functions,
-      azurite: { tableEndpoint: `http://127.0.0.1:${azuritePort}/devstoreaccount1` },
+      azurite: { tableEndpoint: azurite.tableEndpoint },
     };
     const stackFile = opts.stackFile === undefined ? join(stateDir, 'stack.json') : opts.stackFile;
     if (stackFile) writeStackFile(stackFile, description);

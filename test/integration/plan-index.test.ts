@@ -4,7 +4,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ContainerRegistryManagementClient, type Task } from '@azure/arm-containerregistry';
 import { TableClient } from '@azure/data-tables';
 import type { TestEmulator } from '../support/emulator.js';
-import type { TestAzurite } from '../support/azurite.js';
+import type { RunningAzurite } from '../../local/stack/azurite.js';
 import { startAppHarness, type AppHarness } from '../support/appHarness.js';
 import { SEED, type SeedResult } from '../../local/azure/seed.js';
 import type { Settings } from '../../src/config/settings.js';
@@ -18,7 +18,7 @@ const unique = (prefix: string) => `${prefix}${++counter}x${process.pid % 1000}`
 
 let harness: AppHarness;
 let t: TestEmulator;
-let az: TestAzurite;
+let az: RunningAzurite;
 let seed: SeedResult;
 let settings: Settings;
 let acr: ContainerRegistryManagementClient;

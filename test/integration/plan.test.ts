@@ -8,7 +8,7 @@ import { ManagedServiceIdentityClient } from '@azure/arm-msi';
 import { SecretClient } from '@azure/keyvault-secrets';
 import { TableClient } from '@azure/data-tables';
 import { appPrincipal, type TestEmulator } from '../support/emulator.js';
-import type { TestAzurite } from '../support/azurite.js';
+import type { RunningAzurite } from '../../local/stack/azurite.js';
 import { startAppHarness, type AppHarness } from '../support/appHarness.js';
 import { SEED, type SeedResult } from '../../local/azure/seed.js';
 import { guidFrom } from '../../local/azure/guid.js';
@@ -24,7 +24,7 @@ const unique = (prefix: string) => `${prefix}${++counter}x${process.pid % 1000}`
 
 let harness: AppHarness;
 let t: TestEmulator;
-let az: TestAzurite;
+let az: RunningAzurite;
 let seed: SeedResult;
 let settings: Settings;
 let deps: Deps;

@@ -2,7 +2,7 @@
 // app's Deps (real SDK clients as the app identity) over settings that manage the seeded subscription.
 // Usage: `h = await startAppHarness({ runDurationMs: 50 })` in beforeAll, `await h?.stop()` in afterAll.
 import { startTestEmulator, appPrincipal, type TestEmulator } from './emulator.js';
-import { startAzurite, type TestAzurite } from './azurite.js';
+import { startAzurite, type RunningAzurite } from '../../local/stack/azurite.js';
 import { seedScenario, SEED, type SeedOptions, type SeedResult } from '../../local/azure/seed.js';
 import { guidFrom } from '../../local/azure/guid.js';
 import { loadSettings, type Settings } from '../../src/config/settings.js';
@@ -24,7 +24,7 @@ export interface AppHarnessOptions {
   log?: (line: string) => void;
 }
 
-export interface AppHarness<A extends TestAzurite | undefined = TestAzurite> {
+export interface AppHarness<A extends RunningAzurite | undefined = RunningAzurite> {
   t: TestEmulator;
   seed: SeedResult;
   azurite: A;
@@ -41,9 +41,9 @@ export interface AppHarness<A extends TestAzurite | undefined = TestAzurite> {
 
 export function startAppHarness(opts: AppHarnessOptions & { azurite: false }): Promise<AppHarness<undefined>>;
 export function startAppHarness(opts?: AppHarnessOptions): Promise<AppHarness>;
-export async function startAppHarness(opts: AppHarnessOptions = {}): Promise<AppHarness<TestAzurite | undefined>> {
+export async function startAppHarness(opts: AppHarnessOptions = {}): Promise<AppHarness<RunningAzurite | undefined>> {
   const t = await startTestEmulator();
-  let azurite: TestAzurite | undefined;
+  let azurite: RunningAzurite | undefined;
   const stop = async () => {
     await azurite?.stop();
     await t.stop();

@@ -1,6 +1,6 @@
 // A private CA and a loopback server certificate, generated once and kept under the state folder.
 // Clients trust the CA through NODE_EXTRA_CA_CERTS (read by Node only at process start).
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -76,4 +76,19 @@ export function ensureTls(dir: string): TlsMaterial {
     );
   }
   return { caCertPath, key: readFileSync(keyPath), cert: readFileSync(certPath) };
+}
+
+/**
+ * For the CLI entry points: Node reads NODE_EXTRA_CA_CERTS only at start-up, so unless this process already trusts the
+ * emulator's CA, run the same command again in a child that does, and exit with its status.
+ */
+export function reexecTrustingCa(): void {
+  const ca = join(DEFAULT_TLS_DIR, 'ca.crt');
+  if (process.env.NODE_EXTRA_CA_CERTS === ca) return;
+  ensureTls(DEFAULT_TLS_DIR);
+  const r = spawnSync(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
+    stdio: 'inherit',
+    env: { ...process.env, NODE_EXTRA_CA_CERTS: ca, NO_PROXY: '127.0.0.1,localhost' },
+  });
+  process.exit(r.status ?? 1);
 }

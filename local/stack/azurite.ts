@@ -1,11 +1,11 @@
-// Starts a private, in-memory Azurite Table service on a free loopback port for one test file (or bench run).
-// Usage: `const az = await startAzurite(); try { ... az.connectionString ... } finally { await az.stop(); }`
+// Starts Azurite's Table service on loopback (in memory, or persisted to a folder) for the local stack, a test file
+// or a bench run. Usage: `const az = await startAzurite(); try { ... az.connectionString ... } finally { await az.stop(); }`
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
-export interface TestAzurite {
+export interface RunningAzurite {
   /** Connection string for `AzureWebJobsStorage` / `settings.storageConnection` (http, account devstoreaccount1). */
   connectionString: string;
   tableEndpoint: string;
@@ -16,7 +16,8 @@ export interface TestAzurite {
 /** The well-known development account key Azurite accepts (public, not a secret). */
 const DEV_ACCOUNT_KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
 
-function freePort(): Promise<number> {
+/** A free loopback port (it can be taken by someone else before it is bound: callers retry). */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
     s.once('error', reject);
@@ -27,24 +28,40 @@ function freePort(): Promise<number> {
   });
 }
 
-function launch(root: string, port: number): Promise<ChildProcess> {
+export interface AzuriteOptions {
+  root?: string;
+  /** Fixed port; default a free one (retried if it is taken meanwhile). */
+  port?: number;
+  /** Persist tables here; default in memory. */
+  location?: string;
+  /** Every output line (request log included). */
+  log?: (line: string) => void;
+}
+
+function launch(
+  root: string,
+  port: number,
+  location: string | undefined,
+  log: (line: string) => void,
+): Promise<ChildProcess> {
   return new Promise((resolve, reject) => {
-    const child = spawn(
-      join(root, 'node_modules', '.bin', 'azurite-table'),
-      [
-        '--inMemoryPersistence',
-        '--tableHost',
-        '127.0.0.1',
-        '--tablePort',
-        String(port),
-        '--skipApiVersionCheck',
-        '--disableTelemetry',
-      ],
-      { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+    const args = [
+      '--tableHost',
+      '127.0.0.1',
+      '--tablePort',
+      String(port),
+      '--skipApiVersionCheck',
+      '--disableTelemetry',
+    ];
+    args.push(...(location ? ['--location', location] : ['--inMemoryPersistence']));
+    const child = spawn(join(root, 'node_modules', '.bin', 'azurite-table'), args, {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const tail: string[] = [];
     let ready = false;
     const onLine = (line: string) => {
+      if (ready) return log(`[azurite] ${line}`);
       tail.push(line);
       if (tail.length > 20) tail.shift();
       if (!ready && /successfully (started|listening)/i.test(line)) {
@@ -65,13 +82,14 @@ function launch(root: string, port: number): Promise<ChildProcess> {
  * Starts azurite-table. A port picked by `freePort` can be taken by a parallel test file before Azurite binds it, so
  * a failed start is retried on a new port.
  */
-export async function startAzurite(root = process.cwd()): Promise<TestAzurite> {
+export async function startAzurite(opts: AzuriteOptions = {}): Promise<RunningAzurite> {
+  const root = opts.root ?? process.cwd();
   let lastError: unknown;
-  for (let attempt = 0; attempt < 3; attempt++) {
-    const port = await freePort();
+  for (let attempt = 0; attempt < (opts.port ? 1 : 3); attempt++) {
+    const port = opts.port || (await freePort());
     let child: ChildProcess;
     try {
-      child = await launch(root, port);
+      child = await launch(root, port, opts.location, opts.log ?? (() => {}));
     } catch (err) {
       lastError = err;
       continue;
