@@ -530,6 +530,8 @@ export interface RecordCredentialHealthInput {
   trigger: CredentialCheckInput['trigger'];
   scope: CredentialCheckInput['scope'];
   checkedAt: string;
+  /** When the check began (its inventory): a full check removes only rows older than this. Default `checkedAt`. */
+  startedAt?: string;
   credentials: CredentialHealth[];
   /** Tasks whose credentials could not be read this time: a full check keeps their rows. */
   keepTasks?: string[];
@@ -539,4 +541,6 @@ export interface RecordCredentialHealthOutput {
   written: number;
   /** Rows of credentials that no longer exist (full checks only). */
   removed: number;
+  /** Verdicts not stored because an overlapping check had already stored a newer one. */
+  superseded?: number;
 }

@@ -326,6 +326,7 @@ export const credentialCheck: OrchestrationHandler = function* (context: Orchest
     trigger: input.trigger,
     scope: input.scope,
     checkedAt,
+    startedAt,
     credentials: health,
     ...(inventory.errors.length ? { keepTasks: inventory.errors.map((e) => e.task) } : {}),
   };

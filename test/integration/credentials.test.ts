@@ -469,6 +469,110 @@ describe('CredentialHealth table', () => {
   });
 });
 
+describe('CredentialHealth table with overlapping checks', () => {
+  it('a full check neither overwrites a newer verdict nor removes a row a later check wrote while it ran', async () => {
+    const refs = await inventoryOf(dockerhubId());
+    const at = (ms: number) => new Date(Date.now() + ms).toISOString();
+    // The nightly check starts (inventory) and reads health; a Key Vault event then starts a targeted check of the
+    // password, which records first, and writes a row for a task the nightly inventory did not see.
+    const fullStart = at(0);
+    const nightly = (await check(refs)).map((h) => ({ ...h, checkedAt: at(1), status: 'expiring' as const }));
+    const eventPassword = { ...nightly[1]!, status: 'healthy' as const, checkedAt: at(5) };
+    const newTask = { ...nightly[0]!, task: `${dockerhubId()}new`, taskName: 'created-meanwhile', checkedAt: at(6) };
+    expect(
+      await creds.recordCredentialHealth({
+        checkId: 'event-1',
+        trigger: 'event',
+        scope: { kind: 'secret', vaultUrl: vault(), name: 'Password' },
+        checkedAt: at(7),
+        credentials: [eventPassword, newTask],
+      }),
+    ).toEqual({ written: 2, removed: 0 });
+
+    const full = await creds.recordCredentialHealth({
+      checkId: 'nightly-1',
+      trigger: 'timer',
+      scope: { kind: 'all' },
+      startedAt: fullStart,
+      checkedAt: at(10),
+      credentials: nightly,
+    });
+    expect(full).toEqual({ written: 1, removed: 0, superseded: 1 });
+    const rows = (await creds.listCredentialHealth()).credentials;
+    expect(rows.map((c) => [c.taskName, c.field, c.status])).toEqual([
+      [SEED.tasks.dockerhub, 'username', 'expiring'],
+      [SEED.tasks.dockerhub, 'password', 'healthy'],
+      ['created-meanwhile', 'username', 'expiring'],
+    ]);
+
+    // The next full check, started after all of that, sees the task gone and removes its row.
+    const next = await creds.recordCredentialHealth({
+      checkId: 'nightly-2',
+      trigger: 'timer',
+      scope: { kind: 'all' },
+      startedAt: at(20),
+      checkedAt: at(21),
+      credentials: nightly.map((h) => ({ ...h, status: 'healthy' as const, checkedAt: at(21) })),
+    });
+    expect(next).toEqual({ written: 2, removed: 1 });
+    expect((await creds.listCredentialHealth()).credentials.map((c) => [c.taskName, c.status])).toEqual([
+      [SEED.tasks.dockerhub, 'healthy'],
+      [SEED.tasks.dockerhub, 'healthy'],
+    ]);
+  });
+
+  it('a targeted check does not replace a newer stored verdict', async () => {
+    const refs = await inventoryOf(dockerhubId());
+    const health = await check(refs);
+    const newer = new Date(Date.now() + 60_000).toISOString();
+    await creds.recordCredentialHealth({
+      checkId: 'newer',
+      trigger: 'http',
+      scope: { kind: 'tasks', tasks: [dockerhubId()] },
+      checkedAt: newer,
+      credentials: health.map((h) => ({ ...h, status: 'expired' as const, checkedAt: newer })),
+    });
+    const older = await creds.recordCredentialHealth({
+      checkId: 'older',
+      trigger: 'event',
+      scope: { kind: 'secret', vaultUrl: vault(), name: 'UserName' },
+      checkedAt: new Date().toISOString(),
+      credentials: [health[0]!],
+    });
+    expect(older).toEqual({ written: 0, removed: 0, superseded: 1 });
+    const rows = (await creds.listCredentialHealth({ task: dockerhubId() })).credentials;
+    expect(rows.map((c) => c.status)).toEqual(['expired', 'expired']);
+  });
+
+  it('checks recording the same new credentials at once keep the newest verdict, whatever order they land in', async () => {
+    const refs = await inventoryOf(dockerhubId());
+    const health = await check(refs);
+    const task = `${dockerhubId()}race`;
+    const base = Date.now();
+    const statuses = ['healthy', 'expiring', 'expired', 'accessDenied', 'missing'] as const;
+    const results = await Promise.all(
+      statuses.map((status, i) => {
+        const at = new Date(base + i * 1000).toISOString();
+        return creds.recordCredentialHealth({
+          checkId: `race-${i}`,
+          trigger: 'event',
+          scope: { kind: 'tasks', tasks: [task] },
+          checkedAt: at,
+          credentials: health.map((h) => ({ ...h, task, taskName: 'race', status, checkedAt: at })),
+        });
+      }),
+    );
+    // Every verdict was either stored or knowingly dropped for a newer one; the newest always stands.
+    for (const r of results) expect(r.written + (r.superseded ?? 0)).toBe(2);
+    expect(results[statuses.length - 1]).toMatchObject({ written: 2 });
+    const rows = (await creds.listCredentialHealth({ task })).credentials;
+    expect(rows.map((c) => [c.field, c.status])).toEqual([
+      ['username', 'missing'],
+      ['password', 'missing'],
+    ]);
+  });
+});
+
 describe('secret hygiene', () => {
   it('no password value appears in any activity output, log line or stored row', async () => {
     expect(secretValues.length).toBeGreaterThanOrEqual(6);

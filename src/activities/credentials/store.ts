@@ -15,6 +15,7 @@ import type {
   RecordCredentialHealthOutput,
 } from '../contracts.js';
 import { normalizeId } from '../../domain/index.js';
+import { mapLimit } from '../shared/async.js';
 import { sha256 } from '../shared/hash.js';
 import { credentialKey } from './health.js';
 
@@ -66,6 +67,23 @@ function isStatus(err: unknown, status: number): boolean {
 }
 
 const BATCH = 100;
+/** Point reads and conditional deletes in flight at once. */
+const PARALLEL = 16;
+
+interface StoredRow {
+  etag: string;
+  task: string;
+  checkedAt: string;
+}
+
+function storedRow(e: TableEntityResult<HealthEntity>): StoredRow {
+  return { etag: e.etag, task: e.task, checkedAt: e.checkedAt };
+}
+
+/** Whether the stored row holds a later verdict than `row` (ISO timestamps compare as strings). */
+function isNewer(stored: StoredRow | undefined, row: HealthEntity): boolean {
+  return stored !== undefined && stored.checkedAt > row.checkedAt;
+}
 
 export function totalsOf(list: readonly CredentialHealth[]): Partial<Record<CredentialStatus, number>> {
   const totals: Partial<Record<CredentialStatus, number>> = {};
@@ -93,6 +111,11 @@ export class CredentialHealthStore {
     return this.ready;
   }
 
+  /**
+   * Stores a check's verdicts. Checks overlap (a Key Vault event starts a targeted check while the nightly one runs),
+   * so a row is only replaced by a verdict at least as new as the stored one, at the ETag that was read, and a full
+   * check removes only rows that are older than its own start and describe credentials it did not see.
+   */
   async record(input: RecordCredentialHealthInput): Promise<RecordCredentialHealthOutput> {
     await this.ensureTable();
     const rows: HealthEntity[] = input.credentials.map((c) => ({
@@ -107,29 +130,69 @@ export class CredentialHealthStore {
     }));
     // Several credentials of one task share a row key only if they are the same credential: keep the last.
     const unique = [...new Map(rows.map((r) => [r.rowKey, r])).values()];
-    for (let i = 0; i < unique.length; i += BATCH) {
-      await this.table.submitTransaction(
-        unique.slice(i, i + BATCH).map((e): TransactionAction => ['upsert', { ...e }, 'Replace']),
-      );
-    }
-    let removed = 0;
-    if (input.scope.kind === 'all') {
-      // A full check saw every credential that exists: older rows describe removed tasks or credentials, except for
-      // tasks whose credentials could not be read this time (kept as they were).
-      const keep = new Set((input.keepTasks ?? []).map((t) => normalizeId(t)));
-      const stale: HealthEntity[] = [];
+    const full = input.scope.kind === 'all';
+
+    // What is stored now: the whole partition for a full check (which also finds the stale rows), point reads else.
+    const stored = new Map<string, StoredRow>();
+    if (full) {
       const all = this.table.listEntities<HealthEntity>({ queryOptions: { filter: `PartitionKey eq '${PARTITION}'` } });
-      for await (const e of all as AsyncIterable<TableEntityResult<HealthEntity>>) {
-        if (e.checkId !== input.checkId && !keep.has(normalizeId(e.task))) stale.push(e);
-      }
-      for (let i = 0; i < stale.length; i += BATCH) {
+      for await (const e of all as AsyncIterable<TableEntityResult<HealthEntity>>) stored.set(e.rowKey, storedRow(e));
+    } else {
+      await mapLimit(unique, PARALLEL, async (r) => {
+        const e = await this.read(r.rowKey);
+        if (e) stored.set(r.rowKey, e);
+      });
+    }
+
+    let superseded = 0;
+    const toWrite: HealthEntity[] = [];
+    for (const r of unique) {
+      if (isNewer(stored.get(r.rowKey), r)) superseded++;
+      else toWrite.push(r);
+    }
+    let written = 0;
+    for (let i = 0; i < toWrite.length; i += BATCH) {
+      const batch = toWrite.slice(i, i + BATCH);
+      try {
         await this.table.submitTransaction(
-          stale
-            .slice(i, i + BATCH)
-            .map((e): TransactionAction => ['delete', { partitionKey: PARTITION, rowKey: e.rowKey }]),
+          batch.map((e): TransactionAction => {
+            const at = stored.get(e.rowKey);
+            return at ? ['update', { ...e }, 'Replace', { etag: at.etag }] : ['create', { ...e }];
+          }),
         );
+        written += batch.length;
+      } catch (err) {
+        // Another check wrote one of these rows since it was read: settle them one by one.
+        if (!isStatus(err, 409) && !isStatus(err, 412)) throw err;
+        for (const r of batch) {
+          if (await this.writeOne(r)) written++;
+          else superseded++;
+        }
       }
-      removed = stale.length;
+    }
+
+    let removed = 0;
+    if (full) {
+      // A full check saw every credential that exists: older rows describe removed tasks or credentials, except for
+      // tasks whose credentials could not be read this time (kept as they were). Rows written since this check
+      // started belong to a newer check and stay.
+      const startedAt = input.startedAt ?? input.checkedAt;
+      const seen = new Set(unique.map((r) => r.rowKey));
+      const keep = new Set((input.keepTasks ?? []).map((t) => normalizeId(t)));
+      const stale = [...stored.entries()].filter(
+        ([rowKey, e]) => !seen.has(rowKey) && !keep.has(normalizeId(e.task)) && e.checkedAt < startedAt,
+      );
+      const deleted = await mapLimit(stale, PARALLEL, async ([rowKey, e]) => {
+        try {
+          await this.table.deleteEntity(PARTITION, rowKey, { etag: e.etag });
+          return true;
+        } catch (err) {
+          // Gone already, or rewritten by a newer check meanwhile: not ours to remove.
+          if (isStatus(err, 404) || isStatus(err, 412)) return false;
+          throw err;
+        }
+      });
+      removed = deleted.filter(Boolean).length;
     }
     await this.table.upsertEntity<CheckEntity>(
       {
@@ -143,7 +206,31 @@ export class CredentialHealthStore {
       },
       'Replace',
     );
-    return { written: unique.length, removed };
+    return { written, removed, ...(superseded ? { superseded } : {}) };
+  }
+
+  private async read(rowKey: string): Promise<StoredRow | undefined> {
+    try {
+      return storedRow(await this.table.getEntity<HealthEntity>(PARTITION, rowKey));
+    } catch (err) {
+      if (isStatus(err, 404)) return undefined;
+      throw err;
+    }
+  }
+
+  /** Writes one row unless a newer verdict is stored; true if written. Retries the read-compare-write on a race. */
+  private async writeOne(row: HealthEntity): Promise<boolean> {
+    for (let attempt = 0; ; attempt++) {
+      const at = await this.read(row.rowKey);
+      if (isNewer(at, row)) return false;
+      try {
+        if (at) await this.table.updateEntity({ ...row }, 'Replace', { etag: at.etag });
+        else await this.table.createEntity({ ...row });
+        return true;
+      } catch (err) {
+        if (attempt >= 4 || (!isStatus(err, 409) && !isStatus(err, 412))) throw err;
+      }
+    }
   }
 
   /** Every credential's latest health, sorted by task id, login server, then user name before password. */
