@@ -8,6 +8,7 @@ import { ContainerRegistryManagementClient, type Run } from '@azure/arm-containe
 import { SecretClient } from '@azure/keyvault-secrets';
 import { startStack, type RunningStack, type StackOptions } from '../../local/stack/stack.js';
 import { SEED } from '../../local/azure/seed.js';
+import { functionsCaller, type Call } from '../support/functionsHttp.js';
 import { cascadeInstanceId } from '../../src/domain/index.js';
 import type { CascadeProgress, CascadeResult } from '../../src/activities/contracts.js';
 
@@ -29,11 +30,7 @@ export interface CascadeStack {
   password: string;
   acr: ContainerRegistryManagementClient;
   baseRegistryId: string;
-  call(
-    method: string,
-    path: string,
-    options?: { body?: unknown; key?: string | null; query?: Record<string, string> },
-  ): Promise<{ status: number; json: Record<string, unknown>; text: string }>;
+  call: Call;
   admin(method: string, path: string, body?: unknown): Promise<Response>;
   /** Pushes a new digest of the seed's base image (label makes it unique); returns the digest. */
   pushBase(label: string, repository?: string, tag?: string): string;
@@ -100,28 +97,7 @@ export async function startCascadeStack(
   });
   const baseRegistryId = seed.registries[SEED.baseRegistry]!;
 
-  const call: CascadeStack['call'] = async (method, path, options = {}) => {
-    const f = stack.description.functions;
-    const url = new URL(`${f.baseUrl}${path}`);
-    for (const [k, v] of Object.entries(options.query ?? {})) url.searchParams.set(k, v);
-    if (options.key !== null) url.searchParams.set('code', options.key ?? f.functionKey);
-    const res = await fetch(url, {
-      method,
-      headers: options.body !== undefined ? { 'content-type': 'application/json' } : {},
-      ...(options.body !== undefined
-        ? { body: typeof options.body === 'string' ? options.body : JSON.stringify(options.body) }
-        : {}),
-    });
-    const text = await res.text();
-    bodies.push(text);
-    let json: Record<string, unknown>;
-    try {
-      json = text ? (JSON.parse(text) as Record<string, unknown>) : {};
-    } catch {
-      json = {};
-    }
-    return { status: res.status, json, text };
-  };
+  const call = functionsCaller(() => stack.description.functions, bodies);
 
   const status = async (id: string) => {
     const res = await call('GET', `/api/rebuilds/${encodeURIComponent(id)}`);

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStack, type RunningStack } from '../../local/stack/stack.js';
 import { appPrincipal } from '../../local/azure/index.js';
 import { SEED } from '../../local/azure/seed.js';
+import { functionsCaller } from '../support/functionsHttp.js';
 import {
   basicAuthStatus,
   createTokenTask,
@@ -72,29 +73,7 @@ afterAll(async () => {
   if (stateDir) rmSync(stateDir, { recursive: true, force: true });
 });
 
-async function call(
-  method: string,
-  path: string,
-  options: { body?: string; key?: string | null; query?: Record<string, string> } = {},
-): Promise<{ status: number; json: Record<string, unknown> }> {
-  const url = new URL(`${f().baseUrl}${path}`);
-  for (const [k, v] of Object.entries(options.query ?? {})) url.searchParams.set(k, v);
-  if (options.key !== null) url.searchParams.set('code', options.key ?? f().functionKey);
-  const res = await fetch(url, {
-    method,
-    headers: options.body !== undefined ? { 'content-type': 'application/json' } : {},
-    ...(options.body !== undefined ? { body: options.body } : {}),
-  });
-  const text = await res.text();
-  bodies.push(text);
-  let json: Record<string, unknown>;
-  try {
-    json = text ? (JSON.parse(text) as Record<string, unknown>) : {};
-  } catch {
-    json = { text };
-  }
-  return { status: res.status, json };
-}
+const call = functionsCaller(() => stack.description.functions, bodies);
 
 async function durable<T>(path: string, query: Record<string, string> = {}): Promise<T> {
   const res = await call('GET', `/runtime/webhooks/durabletask${path}`, { key: f().masterKey, query });

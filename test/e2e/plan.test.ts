@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SecretClient } from '@azure/keyvault-secrets';
 import { startStack, type RunningStack } from '../../local/stack/stack.js';
 import { SEED } from '../../local/azure/seed.js';
+import { functionsCaller } from '../support/functionsHttp.js';
 
 let stack: RunningStack;
 let stateDir: string;
@@ -34,24 +35,7 @@ afterAll(async () => {
   if (stateDir) rmSync(stateDir, { recursive: true, force: true });
 });
 
-async function call(
-  method: string,
-  path: string,
-  options: { body?: string; key?: string | null; query?: Record<string, string> } = {},
-): Promise<{ status: number; json: Record<string, unknown> }> {
-  const f = stack.description.functions;
-  const url = new URL(`${f.baseUrl}${path}`);
-  for (const [k, v] of Object.entries(options.query ?? {})) url.searchParams.set(k, v);
-  if (options.key !== null) url.searchParams.set('code', options.key ?? f.functionKey);
-  const res = await fetch(url, {
-    method,
-    headers: options.body !== undefined ? { 'content-type': 'application/json' } : {},
-    ...(options.body !== undefined ? { body: options.body } : {}),
-  });
-  const text = await res.text();
-  bodies.push(text);
-  return { status: res.status, json: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
-}
+const call = functionsCaller(() => stack.description.functions, bodies);
 
 interface HttpPlannedTask {
   task: string;
