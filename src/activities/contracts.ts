@@ -316,6 +316,11 @@ export interface CascadeProgress {
   canceling?: boolean;
   /** A newer push is queued for a follow-up cascade. */
   followUp?: { ref: string; digest: string };
+  /**
+   * Event Grid event ids this cascade has read (newest last, at most 100). The trigger confirms a hand-over by them:
+   * an event raised to an instance that ends without reading it is dropped by the runtime, so it is handed over again.
+   */
+  eventIds?: string[];
 }
 
 export interface RebuildTaskInput {

@@ -35,6 +35,7 @@ import {
   PUSH_EVENT,
   type CancelRunInput,
   type CascadeInput,
+  type CascadeProgress,
   type CascadeResult,
   type GetRunInput,
   type IsOwnPushInput,
@@ -94,16 +95,56 @@ async function statusOf(client: DurableClient, id: string, showInput = false): P
 
 // ---- Event Grid ----------------------------------------------------------------------------------------------------
 
-/** Running → raise; otherwise start. Re-checks after raising: a cascade that ended meanwhile is started again. */
-async function handOver(client: DurableClient, instanceId: string, input: CascadeInput): Promise<'raised' | 'started'> {
-  const image = input.image as PushedImage;
+/** How long the trigger waits for a running cascade to confirm it read a push before failing the delivery. */
+const HANDOVER_RECEIPT_MS = 20_000;
+
+/** Has this instance (any generation since, through the carried ids) read the event? */
+function hasRead(status: Status | undefined, eventId: string): boolean {
+  const ids = (status?.customStatus as CascadeProgress | null | undefined)?.eventIds;
+  return Array.isArray(ids) && ids.includes(eventId);
+}
+
+/**
+ * Waits until the cascade shows it read `eventId`, or ends without reading it (an event raised to an instance in its
+ * final episode is dropped by the runtime). Neither within HANDOVER_RECEIPT_MS: throws, so Event Grid redelivers;
+ * raising again is harmless because a cascade ignores an event id it has read.
+ */
+async function receipt(client: DurableClient, instanceId: string, eventId: string): Promise<'read' | 'ended'> {
+  const deadline = Date.now() + HANDOVER_RECEIPT_MS;
+  for (let wait = 25; ; wait = Math.min(wait * 2, 1000)) {
+    await new Promise((resolve) => setTimeout(resolve, wait));
+    const status = await statusOf(client, instanceId);
+    if (hasRead(status, eventId)) return 'read';
+    if (!status || !ACTIVE.has(status.runtimeStatus)) return 'ended';
+    if (Date.now() > deadline) {
+      throw new Error(
+        `cascade ${instanceId} has not confirmed push event ${eventId} within ${HANDOVER_RECEIPT_MS / 1000} s; ` +
+          'failing this delivery so Event Grid redelivers it',
+      );
+    }
+  }
+}
+
+/**
+ * Hands a push to its tag's cascade: raised to a running one (and confirmed read), else a new cascade is started.
+ * A cascade that ends between our look and the raise never reads the event, so the push is handed over again.
+ */
+async function handOver(
+  client: DurableClient,
+  instanceId: string,
+  input: CascadeInput & { image: PushedImage },
+  eventId: string,
+  log: (message: string) => void,
+): Promise<'raised' | 'started' | 'already read'> {
   for (let attempt = 0; attempt < 4; attempt++) {
     const status = await statusOf(client, instanceId);
+    if (hasRead(status, eventId)) return 'already read';
     if (status && ACTIVE.has(status.runtimeStatus)) {
-      await client.raiseEvent(instanceId, PUSH_EVENT, image);
-      const after = await statusOf(client, instanceId);
-      if (after && ACTIVE.has(after.runtimeStatus)) return 'raised';
-      continue; // it finished between our check and the raise (the extension answers 410 silently)
+      await client.raiseEvent(instanceId, PUSH_EVENT, input.image);
+      log(`onRegistryEvent: event ${eventId} raised to running cascade ${instanceId}; waiting for it to read it`);
+      if ((await receipt(client, instanceId, eventId)) === 'read') return 'raised';
+      log(`onRegistryEvent: cascade ${instanceId} ended without reading event ${eventId}; handing it over again`);
+      continue;
     }
     try {
       await client.startNew(OrchestrationNames.rebuildCascade, { instanceId, input });
@@ -161,8 +202,8 @@ export async function onRegistryEvent(event: unknown, context: InvocationContext
     context.log(`onRegistryEvent: ignored event ${eventId} for ${image.ref}@${image.digest}: own push (${own.reason})`);
     return;
   }
-  const input: CascadeInput = { ...cascadeInputFrom(settings, 'event'), image, seenEventIds: [c.eventId] };
-  const how = await handOver(df.getClient(context), instanceId, input);
+  const input = { ...cascadeInputFrom(settings, 'event'), image, seenEventIds: [c.eventId] };
+  const how = await handOver(df.getClient(context), instanceId, input, c.eventId, (m) => context.log(m));
   await runs.notePush(instanceId, image);
   context.log(`onRegistryEvent: event ${eventId} ${image.ref}@${image.digest} → ${how} cascade ${instanceId}`);
 }

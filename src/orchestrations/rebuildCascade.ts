@@ -12,7 +12,8 @@
 // cancel   a `cancel` event stops scheduling, cancels the runs in flight (cancelRun marks the execution canceled, so
 //          a run scheduled concurrently is canceled at its first poll) and ends `Canceled`.
 // report   recordCascade (Table CascadeHistory) and publishNotifications (cascade.taskBlocked / runFailed /
-//          completed). Custom status is CascadeProgress throughout. Output: CascadeResult.
+//          completed). Custom status is CascadeProgress throughout, with the event ids read so far (the trigger's
+//          confirmation that a raised push was not dropped). Output: CascadeResult.
 import type { OrchestrationContext, OrchestrationHandler, Task, TimerTask } from 'durable-functions';
 import { imageKey, isDigest, newestPush, recordPush, tryParseImageRef, type SeenPush } from '../domain/index.js';
 // contracts.js is the SDK-free names/types module orchestrators may use; the lint pattern targets activity code.
@@ -206,6 +207,7 @@ export function* rebuildCascade(context: OrchestrationContext): Generator<Task, 
     if (image) progress.image = { ref: image.ref, digest: image.digest };
     if (followUp) progress.followUp = { ref: followUp.ref, digest: followUp.digest };
     if (canceled) progress.canceling = true;
+    if (seen.size > 0) progress.eventIds = [...seen].slice(-MAX_SEEN_EVENT_IDS);
     context.df.setCustomStatus({ ...progress });
   };
   const report = (r: TaskResult) => {
@@ -253,15 +255,17 @@ export function* rebuildCascade(context: OrchestrationContext): Generator<Task, 
     return push;
   };
 
-  /** Pushes delivered while running: the newest newer digest becomes the follow-up. */
+  /** Pushes delivered while running: the newest newer digest becomes the follow-up. Shows what was read. */
   const queueFollowUps = () => {
-    for (const raw of pushes.take()) {
+    const delivered = pushes.take();
+    for (const raw of delivered) {
       const push = onPush(raw, 'run');
       if (push) {
         followUp = push;
         log(`queued a follow-up cascade for ${push.ref}@${push.digest}`);
       }
     }
+    if (delivered.length > 0) show();
   };
   /** Events delivered since the last look: follow-up pushes and a cancel. */
   const checkMail = () => {
@@ -287,8 +291,8 @@ export function* rebuildCascade(context: OrchestrationContext): Generator<Task, 
 
   // ---- 1. settle ---------------------------------------------------------------------------------------------------
   if (image?.eventId) seen.add(image.eventId);
+  show();
   if (input.trigger === 'event' && image && input.settleSeconds > 0) {
-    show();
     const byEvent = new Map<string, PushedImage>();
     const firstId = image.eventId ?? 'initial';
     byEvent.set(firstId, image);

@@ -100,6 +100,38 @@ describe('a push to the base registry', () => {
     ).toBe(true);
   });
 
+  it('hands a push over again when its cascade ends without reading it (no push is lost to a finishing cascade)', async () => {
+    const id = s.cascadeId();
+    const control = (op: 'suspend' | 'terminate') =>
+      s.call('POST', `/runtime/webhooks/durabletask/instances/${encodeURIComponent(id)}/${op}`, {
+        key: s.stack.description.functions.masterKey,
+        query: { reason: 'test' },
+      });
+    const first = s.pushBase(label('handover'));
+    await waitFor('the cascade to settle on the first push', async () => {
+      const st = await s.status(id);
+      return st?.runtimeStatus === 'Running' && st.progress?.image?.digest === first ? st : undefined;
+    });
+    // Suspended, it cannot read the next push; terminated, it ends without having read it — as a cascade in its
+    // final episode does.
+    expect((await control('suspend')).status).toBe(202);
+    await waitFor('the suspension', async () =>
+      (await s.status(id))?.runtimeStatus === 'Suspended' ? true : undefined,
+    );
+    const marks = s.logs.length;
+    const second = s.pushBase(label('handover'));
+    await waitFor('the trigger to raise the push to the suspended cascade', async () =>
+      s.logs.slice(marks).find((l) => l.includes(`raised to running cascade ${id}`)),
+    );
+    expect((await control('terminate')).status).toBe(202);
+
+    const done = await s.waitDone(id, second);
+    expect(done.result).toMatchObject({ status: 'Completed', image: { digest: second } });
+    expect(s.logs.slice(marks).some((l) => l.includes(`ended without reading event`))).toBe(true);
+    expect(withToken(await s.runsOf(SEED.tasks.hello), token(hello(), second))).toHaveLength(1);
+    expect(withToken(await s.runsOf(SEED.tasks.hello), token(hello(), first))).toHaveLength(0);
+  });
+
   it('starts nothing for a forged event from an unwatched topic posted straight to the webhook', async () => {
     const before = await s.status(s.cascadeId());
     const runsBefore = (await s.runsOf(SEED.tasks.hello)).length;

@@ -315,6 +315,8 @@ describe('rebuildCascade follow-up pushes', () => {
     const during = await d.run();
     expect(during.scheduled).toEqual([]); // the running cascade is not disturbed
     expect((d.customStatus as CascadeProgress).followUp?.digest).toBe(digest('b'));
+    // The trigger confirms its hand-over by the event ids the cascade shows it has read.
+    expect((d.customStatus as CascadeProgress).eventIds).toEqual(['e1', 'e2']);
     d.complete(child.id, succeeded('app1', 1, 'ca1'));
     const done = await finish(d);
     expect(done.continuedAsNew?.input).toMatchObject({
@@ -333,6 +335,8 @@ describe('rebuildCascade follow-up pushes', () => {
     await d.run();
     d.raise('push', push(digest('a'), 'e9', '2024-01-01T00:02:00Z'));
     await d.run();
+    // Read, though ignored: a redelivery and a same-digest push are confirmed, so the trigger does not hand them over again.
+    expect((d.customStatus as CascadeProgress).eventIds).toEqual(['e1', 'e9']);
     d.complete(only(ep.scheduled, 'rebuildTask').id, succeeded('app1', 1, 'ca1'));
     const done = await finish(d);
     expect(done.state.isDone).toBe(true);
