@@ -402,19 +402,36 @@ export interface CredentialPrincipal {
   resourceId?: string;
 }
 
-export interface CredentialRef {
+interface CredentialRefBase {
   task: string;
   taskName: string;
   loginServer: string;
-  /** `username` or `password`. */
+  /** `[system]` or a client id. */
+  identity?: string;
+  /** Who reads the secret (or logs in) at run time; absent when `identity` does not resolve (see identityProblem). */
+  principal?: CredentialPrincipal;
+  identityProblem?: 'noIdentity' | 'noSystemIdentity' | 'unknownClientId';
+}
+
+/** A user name or password the run reads from Key Vault. */
+export interface SecretCredentialRef extends CredentialRefBase {
   field: 'username' | 'password';
   /** Secret URI as written in the task (versioned or versionless). */
   secret: string;
-  /** `[system]` or a client id. */
-  identity?: string;
-  /** Who reads the secret at run time; absent when `identity` does not resolve (see identityProblem). */
-  principal?: CredentialPrincipal;
-  identityProblem?: 'noIdentity' | 'noSystemIdentity' | 'unknownClientId';
+}
+
+/** A login with the task's managed identity alone (`--use-identity` without secrets): its health is the pull right. */
+export interface IdentityLoginRef extends CredentialRefBase {
+  field: 'identity';
+  /** ARM id of the registry behind the login server, when acr-cascade can see it. */
+  registryId?: string;
+}
+
+/** One registry login of a task: a Key Vault-backed user name or password, or an identity-only login. */
+export type CredentialRef = SecretCredentialRef | IdentityLoginRef;
+
+export function isSecretCredential<T extends CredentialRef>(c: T): c is T & SecretCredentialRef {
+  return c.field !== 'identity';
 }
 
 /** What the check did about a credential beyond reporting it. */
@@ -426,7 +443,10 @@ export interface CredentialAction {
   oldCredentialWorking?: boolean;
 }
 
-export interface CredentialHealth extends CredentialRef {
+export type CredentialHealth = CredentialRef & CredentialVerdict;
+export type SecretCredentialHealth = SecretCredentialRef & CredentialVerdict;
+
+export interface CredentialVerdict {
   status: CredentialStatus;
   daysLeft?: number;
   fix?: string;
@@ -503,7 +523,7 @@ export interface RotateCredentialInput {
   secret: string;
   loginServer: string;
   /** Every credential using this secret; pinned ones move to the versionless URI before the old password is revoked. */
-  credentials: CredentialRef[];
+  credentials: SecretCredentialRef[];
   warningDays: number;
 }
 

@@ -135,7 +135,8 @@ export function evaluate(input: EvaluateInput): EvaluateResult {
 
 export interface CanPullInput {
   registry: RegistryInfo;
-  repository: string;
+  /** Absent: registry-wide (an ABAC condition on the repository then does not grant). */
+  repository?: string;
   /** Absent when the run has no identity for this registry (only anonymous pull can work). */
   principalId?: string;
   assignments: readonly RoleAssignmentInfo[];

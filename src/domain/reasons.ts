@@ -218,6 +218,29 @@ export function missingPullPermission(
   return r;
 }
 
+/**
+ * An identity-only registry login (`--use-identity` without secrets) whose identity holds no registry-wide pull right.
+ * Per-repository rights in ABAC registries are preflight's to judge (it knows which bases the task pulls).
+ */
+export function loginCannotPull(
+  task: TaskRef,
+  registry: RegistryInfo,
+  identity: ResolvedIdentity,
+  considered: number,
+): Reason {
+  const abac = registry.roleAssignmentMode === 'AbacRepositoryPermissions';
+  const role = abac ? 'Container Registry Repository Reader' : 'acrpull';
+  const why = abac
+    ? `registry '${registry.name}' uses ABAC repository permissions and no Container Registry Repository role there allows reading its repositories`
+    : `no role assignment on registry '${registry.name}' or above grants Microsoft.ContainerRegistry/registries/pull/read`;
+  return reason(
+    'MissingPullPermission',
+    'blocking',
+    `${cap(describeIdentity(identity))}, the login of ${taskWords(task)} to ${registry.loginServer}, cannot pull from it: ${why} (${considered} assignment${considered === 1 ? '' : 's'} considered).`,
+    `az role assignment create --assignee ${identity.principalId} --scope ${q(registry.id)} --role ${q(role)}`,
+  );
+}
+
 export function registryNotManaged(task: TaskRef, loginServer: string): Reason {
   return reason(
     'RegistryNotManaged',

@@ -12,6 +12,8 @@ import {
   type CredentialHealth,
   type CredentialRef,
   type CredentialStatus,
+  isSecretCredential,
+  type SecretCredentialRef,
   type InventoryCredentialsOutput,
   type Notification,
   type PublishNotificationsInput,
@@ -74,8 +76,10 @@ export interface PlannedActions {
  * those not rotatable); outdated pins are refreshed, unless their secret is being rotated (the rotation moves pins).
  */
 export function planActions(health: readonly CredentialHealth[], warningDays: number): PlannedActions {
-  const bySecret = new Map<string, CredentialHealth[]>();
-  for (const h of health) {
+  // Identity-only logins have no secret: nothing to rotate or refresh (their fix is a role assignment).
+  const secrets = health.filter(isSecretCredential);
+  const bySecret = new Map<string, (CredentialHealth & SecretCredentialRef)[]>();
+  for (const h of secrets) {
     const b = secretBase(h.secret);
     bySecret.set(b, [...(bySecret.get(b) ?? []), h]);
   }
@@ -93,7 +97,7 @@ export function planActions(health: readonly CredentialHealth[], warningDays: nu
     });
   }
   const byTask = new Map<string, RefreshCredentialInput>();
-  for (const h of health) {
+  for (const h of secrets) {
     if (h.status !== 'outdatedVersion' || rotating.has(secretBase(h.secret))) continue;
     const r = byTask.get(h.task) ?? { task: h.task, credentials: [] };
     r.credentials.push({ loginServer: h.loginServer, field: h.field, secret: h.secret });
@@ -103,14 +107,14 @@ export function planActions(health: readonly CredentialHealth[], warningDays: nu
 }
 
 /** The CredentialRef part of a health row (what activities take as input). */
-export function strip(h: CredentialHealth | CredentialRef): CredentialRef {
-  const c: CredentialRef = {
-    task: h.task,
-    taskName: h.taskName,
-    loginServer: h.loginServer,
-    field: h.field,
-    secret: h.secret,
-  };
+export function strip<T extends CredentialRef>(
+  h: T,
+): T extends SecretCredentialRef ? SecretCredentialRef : CredentialRef;
+export function strip(h: CredentialRef): CredentialRef {
+  const base = { task: h.task, taskName: h.taskName, loginServer: h.loginServer };
+  const c: CredentialRef = isSecretCredential(h)
+    ? { ...base, field: h.field, secret: h.secret }
+    : { ...base, field: 'identity', ...(h.registryId !== undefined ? { registryId: h.registryId } : {}) };
   if (h.identity !== undefined) c.identity = h.identity;
   if (h.principal !== undefined) c.principal = h.principal;
   if (h.identityProblem !== undefined) c.identityProblem = h.identityProblem;
@@ -130,6 +134,7 @@ export function applyOutcomes(
   const recheck = new Map<string, CredentialRef>();
   const rotationOf = new Map(rotations.map((r) => [secretBase(r.secret), r]));
   for (const h of out) {
+    if (!isSecretCredential(h)) continue;
     const r = rotationOf.get(secretBase(h.secret));
     if (!r) continue;
     if (r.outcome === 'rotated' || r.outcome === 'renewed') {
@@ -155,7 +160,7 @@ export function applyOutcomes(
   const refreshOf = new Map<string, RefreshCredentialOutput>();
   for (const r of refreshes) refreshOf.set(r.task.toLowerCase(), r);
   for (const h of out) {
-    if (h.status !== 'outdatedVersion') continue;
+    if (!isSecretCredential(h) || h.status !== 'outdatedVersion') continue;
     const r = refreshOf.get(h.task.toLowerCase());
     if (!r) continue;
     const change = r.changed.find((c) => c.loginServer === h.loginServer.toLowerCase() && c.field === h.field);
@@ -200,7 +205,7 @@ function credentialData(h: CredentialHealth): Record<string, unknown> {
     taskName: h.taskName,
     loginServer: h.loginServer,
     field: h.field,
-    secret: h.secret,
+    ...(isSecretCredential(h) ? { secret: h.secret } : {}),
     status: h.status,
     rotatable: h.rotatable,
     message: h.message,
@@ -229,7 +234,8 @@ export function notificationsFor(
   }
   for (const r of rotations) {
     if (r.outcome !== 'rotated' && r.outcome !== 'renewed') continue;
-    const tasks = [...new Set(health.filter((h) => secretBase(h.secret) === secretBase(r.secret)).map((h) => h.task))];
+    const users = health.filter(isSecretCredential).filter((h) => secretBase(h.secret) === secretBase(r.secret));
+    const tasks = [...new Set(users.map((h) => h.task))];
     out.push({
       type: 'credential.rotated',
       subject: r.secret,

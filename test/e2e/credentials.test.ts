@@ -152,7 +152,7 @@ async function eventCheck(secret: string, since: string): Promise<InstanceStatus
 }
 
 const of = (out: CredentialCheckResult, taskId: string) =>
-  out.credentials.filter((c) => c.task.toLowerCase() === taskId.toLowerCase());
+  out.credentials.filter((c) => c.task.toLowerCase() === taskId.toLowerCase() && c.field !== 'identity');
 
 describe('GET /api/credentials', () => {
   it('needs the function key and answers 200 with an empty list before any check', async () => {
@@ -193,9 +193,11 @@ describe('timer run', () => {
       const listed = await call('GET', '/api/credentials', { query: { task: dockerhubId() } });
       expect(listed.status).toBe(200);
       const rows = listed.json.credentials as CredentialHealth[];
-      expect(rows.map((r) => [r.field, r.status, r.daysLeft])).toEqual([
-        ['username', 'expiring', 10],
-        ['password', 'expiring', 10],
+      // The task's identity-only login to the base registry is listed too: its health is the pull right.
+      expect(rows.map((r) => [r.loginServer, r.field, r.status, r.daysLeft])).toEqual([
+        ['docker.io', 'username', 'expiring', 10],
+        ['docker.io', 'password', 'expiring', 10],
+        ['mybaseregistry.azurecr.io', 'identity', 'healthy', undefined],
       ]);
       expect(rows[1]!.fix).toContain('Docker Hub');
     } finally {
@@ -305,6 +307,7 @@ describe('POST /api/credentials/check', () => {
     expect(done.output!.credentials.map((c) => [c.taskName, c.field, c.status])).toEqual([
       [SEED.tasks.dockerhub, 'username', 'healthy'],
       [SEED.tasks.dockerhub, 'password', 'healthy'],
+      [SEED.tasks.dockerhub, 'identity', 'healthy'],
     ]);
   });
 

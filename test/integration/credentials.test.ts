@@ -17,7 +17,14 @@ import { SEED, type SeedResult } from '../../local/azure/seed.js';
 import type { Deps } from '../../src/activities/deps.js';
 import { createCredentialActivities, type CredentialActivities } from '../../src/activities/credentials/index.js';
 import { createPlanActivities } from '../../src/activities/plan/index.js';
-import type { CredentialHealth, CredentialRef } from '../../src/activities/contracts.js';
+import { planActions } from '../../src/orchestrations/credentialCheck.js';
+import {
+  isSecretCredential,
+  type CredentialHealth,
+  type CredentialRef,
+  type SecretCredentialHealth,
+  type SecretCredentialRef,
+} from '../../src/activities/contracts.js';
 
 let counter = 0;
 const unique = (prefix: string) => `${prefix}${++counter}x${process.pid % 1000}`;
@@ -38,16 +45,28 @@ const outputs: unknown[] = [];
 const logs: string[] = [];
 
 const dockerhubId = () => seed.taskIds[SEED.tasks.dockerhub]!;
+const helloId = () => seed.taskIds[SEED.tasks.hello]!;
 const baseRegistryId = () => seed.registries[SEED.baseRegistry]!;
 const vault = () => op.vaultBase;
 
-async function check(refs: CredentialRef[], warningDays = 30): Promise<CredentialHealth[]> {
+async function checkAny(refs: CredentialRef[], warningDays = 30): Promise<CredentialHealth[]> {
   const out = await creds.checkCredentials({ credentials: refs, warningDays });
   outputs.push(out);
   return out;
 }
 
-async function inventoryOf(taskId: string): Promise<CredentialRef[]> {
+/** Checks Key Vault-backed credentials (what rotation and refresh take). */
+async function check(refs: SecretCredentialRef[], warningDays = 30): Promise<SecretCredentialHealth[]> {
+  const out = await checkAny(refs, warningDays);
+  return out.filter(isSecretCredential);
+}
+
+/** The Key Vault-backed credentials of a task (its identity-only logins left out). */
+async function inventoryOf(taskId: string): Promise<SecretCredentialRef[]> {
+  return (await inventoryAll(taskId)).filter(isSecretCredential);
+}
+
+async function inventoryAll(taskId: string): Promise<CredentialRef[]> {
   const inv = await creds.inventoryCredentials({ scope: { kind: 'tasks', tasks: [taskId] } });
   outputs.push(inv);
   expect(inv.errors).toEqual([]);
@@ -95,14 +114,38 @@ describe('inventoryCredentials', () => {
     ]);
   });
 
-  it('a full inventory covers every managed task with Key Vault credentials, and no identity-only login', async () => {
+  it('a full inventory covers every managed task: Key Vault credentials and identity-only logins', async () => {
     const inv = await creds.inventoryCredentials({ scope: { kind: 'all' } });
     outputs.push(inv);
     expect(inv.errors).toEqual([]);
     expect(inv.tasks).toBeGreaterThanOrEqual(2);
-    const tasks = new Set(inv.credentials.map((c) => c.taskName));
-    expect(tasks.has(SEED.tasks.dockerhub)).toBe(true);
-    expect(tasks.has(SEED.tasks.hello)).toBe(false);
+    const rows = (name: string) =>
+      inv.credentials.filter((c) => c.taskName === name).map((c) => [c.loginServer, c.field]);
+    expect(rows(SEED.tasks.dockerhub)).toEqual([
+      ['docker.io', 'username'],
+      ['docker.io', 'password'],
+      ['mybaseregistry.azurecr.io', 'identity'],
+    ]);
+    expect(rows(SEED.tasks.hello)).toEqual([['mybaseregistry.azurecr.io', 'identity']]);
+  });
+
+  it("lists helloworldtask's identity-only login with its user-assigned identity and the registry behind it", async () => {
+    expect(await inventoryAll(helloId())).toEqual([
+      {
+        task: helloId(),
+        taskName: SEED.tasks.hello,
+        loginServer: 'mybaseregistry.azurecr.io',
+        field: 'identity',
+        identity: seed.identity.clientId,
+        principal: {
+          kind: 'user',
+          principalId: seed.identity.principalId,
+          clientId: seed.identity.clientId,
+          resourceId: seed.identity.id,
+        },
+        registryId: baseRegistryId(),
+      },
+    ]);
   });
 
   it('a scope of one secret inventories exactly the credentials that use it', async () => {
@@ -195,9 +238,53 @@ describe('checkCredentials on the seed scenario', () => {
   it('a credential whose identity does not resolve is accessDenied with the identity fix', async () => {
     const [ref] = await inventoryOf(dockerhubId());
     const [h] = await check([
-      { ...ref!, principal: undefined, identityProblem: 'noIdentity', identity: undefined } as CredentialRef,
+      { ...ref!, principal: undefined, identityProblem: 'noIdentity', identity: undefined } as SecretCredentialRef,
     ]);
     expect(h).toMatchObject({ status: 'accessDenied', code: 'UnknownIdentity' });
+  });
+});
+
+describe('identity-only logins', () => {
+  it('a login whose identity holds AcrPull on the registry is healthy, naming the grant', async () => {
+    const [h] = await checkAny(await inventoryAll(helloId()));
+    expect(h).toMatchObject({ field: 'identity', status: 'healthy', rotatable: false });
+    expect(h!.message).toContain('AcrPull');
+    expect(h!.fix).toBeUndefined();
+  });
+
+  it('without that role assignment it is accessDenied with the role assignment fix, as the emulated run fails', async () => {
+    const assignmentId = seed.assignments['helloworldtask-acrpull']!;
+    const assignment = await op.authz.roleAssignments.getById(assignmentId);
+    await op.authz.roleAssignments.deleteById(assignmentId);
+    try {
+      const [h] = await checkAny(await inventoryAll(helloId()));
+      expect(h).toMatchObject({
+        field: 'identity',
+        status: 'accessDenied',
+        code: 'MissingPullPermission',
+        fix: `az role assignment create --assignee ${seed.identity.principalId} --scope ${baseRegistryId()} --role acrpull`,
+      });
+      expect(h!.message).toContain("registry 'mybaseregistry'");
+      expect((await runTask(op, helloId())).status).toBe('Failed');
+      // Nothing to rotate or refresh: the fix is a person's (or preflight auto-remediation's).
+      expect(planActions([h!], 30)).toEqual({ rotations: [], refreshes: [] });
+    } finally {
+      await op.authz.roleAssignments.create(baseRegistryId(), assignment.name!, {
+        roleDefinitionId: assignment.roleDefinitionId!,
+        principalId: assignment.principalId!,
+        principalType: 'ServicePrincipal',
+      });
+    }
+    expect((await checkAny(await inventoryAll(helloId())))[0]).toMatchObject({ status: 'healthy' });
+  });
+
+  it('a login to a registry acr-cascade cannot see is unknown, with the Reader fix', async () => {
+    const [ref] = await inventoryAll(helloId());
+    const [h] = await checkAny([
+      { ...ref!, loginServer: 'elsewhere.azurecr.io', registryId: undefined } as CredentialRef,
+    ]);
+    expect(h).toMatchObject({ status: 'unknown', code: 'RegistryNotManaged' });
+    expect(h!.fix).toContain('--role Reader');
   });
 });
 

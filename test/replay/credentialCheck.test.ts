@@ -8,6 +8,8 @@ import type {
   CredentialCheckResult,
   CredentialHealth,
   CredentialRef,
+  SecretCredentialHealth,
+  SecretCredentialRef,
   InventoryCredentialsOutput,
   PublishNotificationsInput,
   RecordCredentialHealthInput,
@@ -22,7 +24,12 @@ const REG = `/subscriptions/${SUB}/resourceGroups/rg/providers/Microsoft.Contain
 const VAULT = 'https://mykeyvault.vault.azure.net';
 const task = (name: string) => `${REG}/tasks/${name}`;
 
-function ref(taskName: string, loginServer: string, field: 'username' | 'password', secret: string): CredentialRef {
+function ref(
+  taskName: string,
+  loginServer: string,
+  field: 'username' | 'password',
+  secret: string,
+): SecretCredentialRef {
   return {
     task: task(taskName),
     taskName,
@@ -39,7 +46,7 @@ const hubPass = ref('dockerhubtask', 'docker.io', 'password', `${VAULT}/secrets/
 const tokenUser = ref('tokentask', 'mybaseregistry.azurecr.io', 'username', `${VAULT}/secrets/BaseTokenUser`);
 const tokenPass = ref('tokentask', 'mybaseregistry.azurecr.io', 'password', `${VAULT}/secrets/BaseTokenPassword`);
 
-function healthy(r: CredentialRef, overrides: Partial<CredentialHealth> = {}): CredentialHealth {
+function healthy(r: SecretCredentialRef, overrides: Partial<SecretCredentialHealth> = {}): SecretCredentialHealth {
   return { ...r, status: 'healthy', daysLeft: 200, rotatable: false, message: `${r.secret} is healthy`, ...overrides };
 }
 
@@ -273,7 +280,7 @@ describe('credentialCheck orchestration', () => {
       expect((s.input as { credentials: unknown[] }).credentials).toHaveLength(CHECK_BATCH_SIZE);
       d.complete(
         s.id,
-        (s.input as { credentials: CredentialRef[] }).credentials.map((r) => healthy(r)),
+        (s.input as { credentials: SecretCredentialRef[] }).credentials.map((r) => healthy(r)),
       );
     }
     const second = await d.run();

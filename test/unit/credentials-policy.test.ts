@@ -15,7 +15,11 @@ import {
   vaultEventCheckInput,
 } from '../../src/functions/credentials.js';
 import { classifyVaultEvent } from '../../src/domain/index.js';
-import type { CredentialHealth, CredentialRef, RotateCredentialOutput } from '../../src/activities/contracts.js';
+import type {
+  SecretCredentialHealth,
+  SecretCredentialRef,
+  RotateCredentialOutput,
+} from '../../src/activities/contracts.js';
 
 const SUB = '00000000-0000-0000-0000-000000000001';
 const RG = `/subscriptions/${SUB}/resourceGroups/rg`;
@@ -24,9 +28,9 @@ const VAULT_ID = `${RG}/providers/Microsoft.KeyVault/vaults/mykeyvault`;
 const VAULT = 'https://mykeyvault.vault.azure.net';
 
 let n = 0;
-function cred(overrides: Partial<CredentialHealth> = {}): CredentialHealth {
+function cred(overrides: Partial<SecretCredentialHealth> = {}): SecretCredentialHealth {
   n += 1;
-  const ref: CredentialRef = {
+  const ref: SecretCredentialRef = {
     task: `${REG}/tasks/task${n}`,
     taskName: `task${n}`,
     loginServer: 'mybaseregistry.azurecr.io',
@@ -108,7 +112,7 @@ describe('applyOutcomes and mergeRecheck', () => {
     const merged = mergeRecheck([a, b], [
       { ...a, status: 'healthy', daysLeft: 90, action: undefined },
       { ...b, status: 'accessDenied', action: undefined },
-    ] as CredentialHealth[]);
+    ] as SecretCredentialHealth[]);
     expect(merged.map((m) => m.status)).toEqual(['rotated', 'accessDenied']);
     expect(merged[0]).toMatchObject({ daysLeft: 90, action: { kind: 'rotate', ok: true } });
   });

@@ -4,6 +4,7 @@
 // of credentials in one vault costs one vault lookup and one versions listing per secret.
 import {
   canGetSecret,
+  canPull,
   isRotatable,
   normalizeId,
   parseResourceId,
@@ -22,7 +23,14 @@ import {
   type VaultInfo,
 } from '../../domain/index.js';
 import { AzureError, type ArmAdapters } from '../../azure/adapters.js';
-import type { CheckCredentialsInput, CredentialHealth, CredentialRef, CredentialStatus } from '../contracts.js';
+import {
+  isSecretCredential,
+  type CheckCredentialsInput,
+  type CredentialHealth,
+  type CredentialRef,
+  type CredentialStatus,
+  type IdentityLoginRef,
+} from '../contracts.js';
 import type { Deps } from '../deps.js';
 import { mapLimit } from '../shared/async.js';
 import { AzureReadCache } from '../shared/readCache.js';
@@ -88,6 +96,66 @@ function unreadable(
   };
 }
 
+/** The role definitions the assignments refer to (each read once per call; a deleted custom role is left out). */
+async function definitionsOf(
+  reader: CredentialReader,
+  assignments: readonly RoleAssignmentInfo[],
+): Promise<RoleDefinitionInfo[]> {
+  const ids = new Map<string, string>();
+  for (const a of assignments) ids.set(roleGuidOf(a.roleDefinitionId), a.roleDefinitionId);
+  const out: RoleDefinitionInfo[] = [];
+  for (const id of ids.values()) {
+    const d = await reader.definition(id);
+    if (d) out.push(d);
+  }
+  return out;
+}
+
+type Verdict = (
+  status: CredentialStatus,
+  reason: Pick<Reason, 'message' | 'fix'> & { code?: string },
+) => CredentialHealth;
+
+/**
+ * Health of an identity-only login: can the identity pull from that registry at all? Evaluated over the registry's
+ * role assignments (Legacy or ABAC mode), never tried. Rights scoped to single repositories are preflight's to judge.
+ */
+async function checkIdentityLogin(reader: CredentialReader, c: IdentityLoginRef, done: Verdict) {
+  const task = taskRefOf(c);
+  if (!c.principal) {
+    return done(
+      'accessDenied',
+      reasons.unknownIdentity(task, c.loginServer, c.identityProblem ?? 'noIdentity', c.identity),
+    );
+  }
+  const registry = c.registryId ? await reader.registry(c.registryId) : undefined;
+  if (!registry) return done('unknown', reasons.registryNotManaged(task, c.loginServer));
+  const who = `The identity (${c.principal.kind}, principal ${c.principal.principalId}) of task '${c.taskName}'`;
+  if (registry.anonymousPullEnabled) {
+    return done('healthy', { message: `${who} logs in to ${c.loginServer}, which allows anonymous pull.` });
+  }
+  const assignments = await reader.assignments(registry.id, { includeBelow: false });
+  const decision = canPull({
+    registry,
+    principalId: c.principal.principalId,
+    assignments,
+    definitions: await definitionsOf(reader, assignments),
+  });
+  if (decision.allowed) {
+    const by = decision.grantedBy;
+    return done('healthy', {
+      message: `${who} can pull from ${c.loginServer}${by ? ` (${by.roleName} at ${by.scope})` : ''}.`,
+    });
+  }
+  if (registry.roleAssignmentMode === 'AbacRepositoryPermissions' && decision.considered > 0) {
+    return done('unknown', {
+      code: 'RepositoryScopedPull',
+      message: `${who} holds role assignments on ${c.loginServer} (ABAC repository permissions) that grant no registry-wide pull; whether they cover the repositories the task pulls is checked by preflight for each base.`,
+    });
+  }
+  return done('accessDenied', reasons.loginCannotPull(task, registry, c.principal, decision.considered));
+}
+
 /** Health of one credential from what the reader returns. */
 export async function checkOne(
   deps: Deps,
@@ -103,10 +171,7 @@ export async function checkOne(
     message: '',
     checkedAt: deps.now().toISOString(),
   };
-  const done = (
-    status: CredentialStatus,
-    reason: Pick<Reason, 'message' | 'fix'> & { code?: string },
-  ): CredentialHealth => {
+  const done: Verdict = (status, reason) => {
     base.status = status;
     base.message = reason.message;
     if (reason.code) base.code = reason.code;
@@ -114,6 +179,7 @@ export async function checkOne(
     return base;
   };
 
+  if (!isSecretCredential(c)) return checkIdentityLogin(reader, c, done);
   let ref: SecretRef;
   try {
     ref = parseSecretUri(c.secret);
@@ -145,15 +211,10 @@ export async function checkOne(
     denied = reasons.unknownIdentity(task, c.loginServer, c.identityProblem ?? 'noIdentity', c.identity);
   } else {
     let assignments: RoleAssignmentInfo[] = [];
-    const definitions: RoleDefinitionInfo[] = [];
+    let definitions: RoleDefinitionInfo[] = [];
     if (vault.enableRbacAuthorization) {
       assignments = await reader.vaultAssignments(vault.id);
-      const ids = new Map<string, string>();
-      for (const a of assignments) ids.set(roleGuidOf(a.roleDefinitionId), a.roleDefinitionId);
-      for (const id of ids.values()) {
-        const d = await reader.definition(id);
-        if (d) definitions.push(d);
-      }
+      definitions = await definitionsOf(reader, assignments);
     }
     const access = canGetSecret({
       vault,

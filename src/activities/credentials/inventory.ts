@@ -17,7 +17,12 @@ import {
   type TaskInfo,
 } from '../../domain/index.js';
 import { AzureError, AzureNotFoundError, toTaskInfo, type ArmAdapters } from '../../azure/adapters.js';
-import type { CredentialRef, InventoryCredentialsInput, InventoryCredentialsOutput } from '../contracts.js';
+import {
+  isSecretCredential,
+  type CredentialRef,
+  type InventoryCredentialsInput,
+  type InventoryCredentialsOutput,
+} from '../contracts.js';
 import type { Deps } from '../deps.js';
 import type { IndexSnapshot, StoredTask } from '../plan/index.js';
 import { mapLimit } from '../shared/async.js';
@@ -26,32 +31,39 @@ const CONCURRENCY = 8;
 
 const versionlessKey = (ref: SecretRef): string => secretKey({ ...ref, version: undefined });
 
-/** The Key Vault-backed credentials of one task (identity-only logins carry no secret and are not listed). */
+/**
+ * The registry logins of one task: every Key Vault-backed user name and password, and every identity-only login
+ * (`--use-identity` without secrets; its registry id is filled in by the inventory when it can be resolved).
+ */
 export function credentialRefsOf(task: TaskInfo): CredentialRef[] {
   const out: CredentialRef[] = [];
-  for (const cred of task.credentials) {
+  // By login server, so reports read the same whatever order ARM returns the task's credentials in.
+  const byLoginServer = [...task.credentials].sort((a, b) =>
+    normalizeLoginServer(a.loginServer) < normalizeLoginServer(b.loginServer) ? -1 : 1,
+  );
+  for (const cred of byLoginServer) {
     const resolved = resolveIdentity(task, cred.identity);
-    for (const { role, ref } of vaultSecretsOf(cred)) {
-      const c: CredentialRef = {
-        task: task.id,
-        taskName: task.name,
-        loginServer: normalizeLoginServer(cred.loginServer),
-        field: role === 'userName' ? 'username' : 'password',
-        secret: ref.uri,
+    const who: Pick<CredentialRef, 'identity' | 'principal' | 'identityProblem'> = {};
+    if (cred.identity) who.identity = cred.identity;
+    if (resolved.ok) {
+      const id = resolved.identity;
+      who.principal = {
+        kind: id.kind,
+        principalId: id.principalId,
+        ...(id.clientId ? { clientId: id.clientId } : {}),
+        ...(id.resourceId ? { resourceId: id.resourceId } : {}),
       };
-      if (cred.identity) c.identity = cred.identity;
-      if (resolved.ok) {
-        const id = resolved.identity;
-        c.principal = {
-          kind: id.kind,
-          principalId: id.principalId,
-          ...(id.clientId ? { clientId: id.clientId } : {}),
-          ...(id.resourceId ? { resourceId: id.resourceId } : {}),
-        };
-      } else {
-        c.identityProblem = resolved.problem;
-      }
-      out.push(c);
+    } else {
+      who.identityProblem = resolved.problem;
+    }
+    const base = { task: task.id, taskName: task.name, loginServer: normalizeLoginServer(cred.loginServer) };
+    const secrets = vaultSecretsOf(cred);
+    for (const { role, ref } of secrets) {
+      out.push({ ...base, field: role === 'userName' ? 'username' : 'password', secret: ref.uri, ...who });
+    }
+    // A plain user name/password pair (not from Key Vault) is neither: nothing to check without reading a value.
+    if (secrets.length === 0 && cred.identity && !cred.userName && !cred.password) {
+      out.push({ ...base, field: 'identity', ...who });
     }
   }
   return out;
@@ -151,14 +163,52 @@ export async function inventoryCredentials(
     input.scope.kind === 'secret'
       ? versionlessKey(parseSecretUri(`${input.scope.vaultUrl}/secrets/${input.scope.name}`))
       : undefined;
+  // Login server → registry id for identity logins to another registry: the registries listed for this check, the
+  // watched (base) registries — the usual case, a few reads once — and only then the dependency index.
+  const known = new Map<string, string>();
+  for (const t of tasks) if (t.registry) known.set(normalizeLoginServer(t.registry.loginServer), t.registry.id);
+  let watched: Promise<void> | undefined;
+  let indexed: Promise<void> | undefined;
+  const registryIdFor = async (loginServer: string): Promise<string | undefined> => {
+    if (!known.has(loginServer)) {
+      watched ??= (async () => {
+        for (const id of deps.settings.watchedRegistries) {
+          try {
+            const r = await arm.getRegistry(id);
+            known.set(normalizeLoginServer(r.loginServer), r.id);
+          } catch (err) {
+            if (!(err instanceof AzureError)) throw err;
+          }
+        }
+      })();
+      await watched;
+    }
+    if (!known.has(loginServer)) {
+      indexed ??= (async () => {
+        for (const r of (await index()).registries.values()) known.set(normalizeLoginServer(r.loginServer), r.id);
+      })();
+      await indexed;
+    }
+    return known.get(loginServer);
+  };
   const perTask = await mapLimit(tasks, CONCURRENCY, async (t): Promise<CredentialRef[]> => {
     try {
       const details = await arm.getTaskDetails(t.taskId);
       const registryId = registryIdOf(t.taskId);
       // toTaskInfo wants the registry only for wording and output refs; credentials do not depend on it.
       const registry = t.registry ?? fallbackRegistry(registryId);
-      const refs = credentialRefsOf(toTaskInfo(details, registry, { details }));
-      return wanted ? refs.filter((r) => versionlessKey(parseSecretUri(r.secret)) === wanted) : refs;
+      const task = toTaskInfo(details, registry, { details });
+      const refs = credentialRefsOf(task);
+      if (wanted) {
+        return refs.filter((r) => isSecretCredential(r) && versionlessKey(parseSecretUri(r.secret)) === wanted);
+      }
+      for (const r of refs) {
+        if (r.field !== 'identity') continue;
+        const id =
+          r.loginServer === normalizeLoginServer(task.loginServer) ? registryId : await registryIdFor(r.loginServer);
+        if (id) r.registryId = id;
+      }
+      return refs;
     } catch (err) {
       if (err instanceof AzureNotFoundError) {
         errors.push({ task: t.taskId, code: 'TaskNotFound', message: 'the task no longer exists' });

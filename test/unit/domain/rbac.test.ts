@@ -186,6 +186,16 @@ describe('canPull on an ABAC registry (pull is a dataAction)', () => {
     );
   });
 
+  it('registry-wide (no repository, as for an identity-only login): only an unconditional grant counts', () => {
+    const wide = assignment(BASEREGISTRY_ID, 'ContainerRegistryRepositoryReader', P);
+    const scoped = assignment(BASEREGISTRY_ID, 'ContainerRegistryRepositoryReader', P, repositoryReadCondition('node'));
+    const check = (a: ReturnType<typeof assignment>[]) =>
+      canPull({ registry: abac, principalId: P, assignments: a, definitions });
+    expect(check([wide])).toMatchObject({ allowed: true, grantedBy: { assignmentId: wide.id } });
+    expect(check([scoped])).toMatchObject({ allowed: false, considered: 1 });
+    expect(check([scoped]).notes.join(' ')).toContain('does not allow this request');
+  });
+
   it('honours OR-ed prefix conditions (the trailing slash matters)', () => {
     const condition =
       "((!(ActionMatches{'Microsoft.ContainerRegistry/registries/repositories/content/read'}) AND " +
