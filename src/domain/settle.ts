@@ -39,6 +39,24 @@ export function newestPush(pushes: readonly SeenPush[]): SeenPush | undefined {
 }
 
 /**
+ * Does a push arriving now supersede `than` (what a cascade already built or queued)? Another digest, and not older
+ * by event time — the same rule as newestPush with the new push arriving last.
+ */
+export function isNewerPush(
+  push: { digest: string; eventTime?: string },
+  than: { digest: string; eventTime?: string },
+): boolean {
+  if (push.digest === than.digest) return false;
+  const seen = (p: { digest: string; eventTime?: string }, eventId: string, arrival: number): SeenPush => ({
+    digest: p.digest,
+    eventId,
+    arrival,
+    ...(p.eventTime !== undefined ? { eventTime: p.eventTime } : {}),
+  });
+  return newestPush([seen(than, 'than', 0), seen(push, 'push', 1)])?.eventId === 'push';
+}
+
+/**
  * Exactly-once key of a run of `taskId` for base digest `digest`: readable, deterministic, case-insensitive in the
  * task id, and free of the characters Table Storage keys and durable instance ids forbid (`/ \ # ?`).
  */

@@ -25,6 +25,7 @@ import {
   formatImageRef,
   ImageRefError,
   isAncestorOrSelf,
+  isNewerPush,
   parseImageRef,
   ResourceIdError,
 } from '../domain/index.js';
@@ -104,6 +105,12 @@ function hasRead(status: Status | undefined, eventId: string): boolean {
   return Array.isArray(ids) && ids.includes(eventId);
 }
 
+/** The image an ended cascade built (its output), if it ended with a CascadeResult. */
+function builtImage(status: Status): PushedImage | undefined {
+  const out = status.output as Partial<CascadeResult> | null | undefined;
+  return typeof out === 'object' && out !== null && typeof out.image?.digest === 'string' ? out.image : undefined;
+}
+
 /**
  * Waits until the cascade shows it read `eventId`, or ends without reading it (an event raised to an instance in its
  * final episode is dropped by the runtime). Neither within HANDOVER_RECEIPT_MS: throws, so Event Grid redelivers;
@@ -135,10 +142,13 @@ async function handOver(
   input: CascadeInput & { image: PushedImage },
   eventId: string,
   log: (message: string) => void,
-): Promise<'raised' | 'started' | 'already read'> {
+): Promise<'raised' | 'started' | 'already read' | 'superseded'> {
   for (let attempt = 0; attempt < 4; attempt++) {
     const status = await statusOf(client, instanceId);
     if (hasRead(status, eventId)) return 'already read';
+    // An ended cascade that built this digest or a newer push needs no successor for this one (a late delivery).
+    const built = status && !ACTIVE.has(status.runtimeStatus) ? builtImage(status) : undefined;
+    if (built && !isNewerPush(input.image, built)) return 'superseded';
     if (status && ACTIVE.has(status.runtimeStatus)) {
       await client.raiseEvent(instanceId, PUSH_EVENT, input.image);
       log(`onRegistryEvent: event ${eventId} raised to running cascade ${instanceId}; waiting for it to read it`);

@@ -15,7 +15,7 @@
 //          completed). Custom status is CascadeProgress throughout, with the event ids read so far (the trigger's
 //          confirmation that a raised push was not dropped). Output: CascadeResult.
 import type { OrchestrationContext, OrchestrationHandler, Task, TimerTask } from 'durable-functions';
-import { imageKey, isDigest, newestPush, recordPush, tryParseImageRef, type SeenPush } from '../domain/index.js';
+import { imageKey, isDigest, isNewerPush, newestPush, recordPush, tryParseImageRef } from '../domain/index.js';
 // contracts.js is the SDK-free names/types module orchestrators may use; the lint pattern targets activity code.
 import {
   ActivityNames,
@@ -243,11 +243,7 @@ export function* rebuildCascade(context: OrchestrationContext): Generator<Task, 
     }
     if (phase === 'run' && current) {
       // Newest wins between the queued follow-up (or this cascade's image) and the new push.
-      const a: SeenPush = { digest: current.digest, eventId: 'current', arrival: 0 };
-      if (current.eventTime) a.eventTime = current.eventTime;
-      const b: SeenPush = { digest: push.digest, eventId: 'new', arrival: 1 };
-      if (push.eventTime) b.eventTime = push.eventTime;
-      if (newestPush([a, b])?.eventId !== 'new') {
+      if (!isNewerPush(push, current)) {
         log(`ignored a push of ${push.digest}: older than ${current.digest}`);
         return undefined;
       }

@@ -132,18 +132,27 @@ export async function startCascadeStack(
     cascadeId: (repository = SEED.baseImage.repository, tag = SEED.baseImage.tag) =>
       cascadeInstanceId(baseRegistryId, repository, tag),
     status,
-    waitDone: (id, digest, timeoutMs = 40_000) =>
-      waitFor(
-        `cascade ${id} to finish${digest ? ` with ${digest}` : ''}`,
-        async () => {
-          const s = await status(id);
-          if (!s || !TERMINAL.includes(s.runtimeStatus)) return undefined;
-          if (digest && s.result?.image?.digest !== digest) return undefined;
-          return s;
-        },
-        timeoutMs,
-        250,
-      ),
+    waitDone: async (id, digest, timeoutMs = 40_000) => {
+      let last: CascadeStatusBody | undefined;
+      try {
+        return await waitFor(
+          `cascade ${id} to finish${digest ? ` with ${digest}` : ''}`,
+          async () => {
+            const s = (last = await status(id));
+            if (!s || !TERMINAL.includes(s.runtimeStatus)) return undefined;
+            if (digest && s.result?.image?.digest !== digest) return undefined;
+            return s;
+          },
+          timeoutMs,
+          250,
+        );
+      } catch (err) {
+        // What the cascade and the trigger were doing: a timeout alone says nothing about why.
+        const trail = logs.filter((l) => /onRegistryEvent|rebuildCascade|eventgrid/i.test(l)).slice(-60);
+        const state = JSON.stringify({ runtimeStatus: last?.runtimeStatus, progress: last?.progress });
+        throw new Error(`${(err as Error).message}\nlast status: ${state}\n${trail.join('\n')}`, { cause: err });
+      }
+    },
     runsOf: async (taskName) => {
       const out: Run[] = [];
       for await (const r of acr.runs.list(SEED.resourceGroup, SEED.appRegistry, {

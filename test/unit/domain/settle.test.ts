@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  isNewerPush,
   cascadeInstanceId,
   eventKey,
   fnv1a64,
@@ -38,6 +39,22 @@ describe('settle window', () => {
     const twice = recordPush(once, { eventId: 'a', digest: NODE_DIGEST, eventTime: '2024-01-01T00:00:01Z' });
     expect(twice).toEqual(once);
     expect(twice).not.toBe(once);
+  });
+});
+
+describe('a push arriving after a cascade built another digest', () => {
+  const built = { digest: NODE_DIGEST, eventTime: '2026-11-22T10:00:05Z' };
+  it('supersedes it when later by event time (or at the same time: it arrived last)', () => {
+    expect(isNewerPush({ digest: NEW_DIGEST, eventTime: '2026-11-22T10:00:06Z' }, built)).toBe(true);
+    expect(isNewerPush({ digest: NEW_DIGEST, eventTime: '2026-11-22T10:00:05Z' }, built)).toBe(true);
+  });
+  it('does not when older, or the same digest, whatever the time', () => {
+    expect(isNewerPush({ digest: NEW_DIGEST, eventTime: '2026-11-22T10:00:04Z' }, built)).toBe(false);
+    expect(isNewerPush({ digest: NODE_DIGEST, eventTime: '2026-11-22T11:00:00Z' }, built)).toBe(false);
+  });
+  it('without an event time on the new push it is treated as older than a timed one', () => {
+    expect(isNewerPush({ digest: NEW_DIGEST }, built)).toBe(false);
+    expect(isNewerPush({ digest: NEW_DIGEST }, { digest: NODE_DIGEST })).toBe(true);
   });
 });
 
