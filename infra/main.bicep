@@ -127,6 +127,11 @@ param pollInitialSeconds int = 10
 @maxValue(3600)
 param pollMaxSeconds int = 60
 
+@description('CASCADE_CLAIM_TIMEOUT_SECONDS: age at which a run claim without a run (its scheduler crashed) is taken over. Keep it above the longest scheduleRun and near the durable backend\'s redelivery delay (Azure Storage: 5 minutes).')
+@minValue(10)
+@maxValue(3600)
+param claimTimeoutSeconds int = 300
+
 @description('CASCADE_AUTO_REMEDIATE: create missing pull role assignments on the watched registries (adds the Pull Granter role).')
 param autoRemediate bool = false
 
@@ -241,6 +246,7 @@ var cascadeSettings = {
   CASCADE_TRANSIENT_RETRIES: string(transientRetries)
   CASCADE_POLL_INITIAL_SECONDS: string(pollInitialSeconds)
   CASCADE_POLL_MAX_SECONDS: string(pollMaxSeconds)
+  CASCADE_CLAIM_TIMEOUT_SECONDS: string(claimTimeoutSeconds)
   CASCADE_AUTO_REMEDIATE: autoRemediate ? 'true' : 'false'
   CASCADE_SECRET_WARNING_DAYS: string(secretWarningDays)
   CASCADE_CREDENTIAL_CHECK_SCHEDULE: credentialCheckSchedule

@@ -157,6 +157,9 @@ export async function startStack(opts: StackOptions = {}): Promise<RunningStack>
       CASCADE_SETTLE_SECONDS: '5',
       CASCADE_POLL_INITIAL_SECONDS: '1',
       CASCADE_POLL_MAX_SECONDS: '5',
+      // This host re-runs an interrupted activity as soon as it restarts (Azure Storage waits ~5 minutes), so a claim
+      // left by a killed scheduleRun is taken over sooner.
+      CASCADE_CLAIM_TIMEOUT_SECONDS: '15',
       ...opts.appSettings,
     };
     const hostPort = opts.ports?.host || (await freePort());

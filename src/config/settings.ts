@@ -17,6 +17,8 @@ export interface Settings {
   /** First poll of a scheduled run after this many seconds; doubles up to pollMaxSeconds. */
   pollInitialSeconds: number;
   pollMaxSeconds: number;
+  /** A run claim without a run blocks another attempt this long before it is taken over (exactly-once guard). */
+  claimTimeoutSeconds: number;
   /** Create missing pull role assignments instead of only reporting them. */
   autoRemediate: boolean;
   /** Secrets expiring within this many days are reported `expiring`. */
@@ -75,6 +77,11 @@ export const SETTING_SPECS = {
     description: 'seconds before the first status poll of a run (1-600)',
   },
   pollMaxSeconds: { env: 'CASCADE_POLL_MAX_SECONDS', default: '60', description: 'cap of the poll backoff (1-3600)' },
+  claimTimeoutSeconds: {
+    env: 'CASCADE_CLAIM_TIMEOUT_SECONDS',
+    default: '300',
+    description: 'age at which a run claim without a run is taken over (10-3600)',
+  },
   autoRemediate: {
     env: 'CASCADE_AUTO_REMEDIATE',
     default: 'false',
@@ -202,6 +209,7 @@ export function loadSettings(env: Env = process.env): Settings {
     transientRetries: int(env, 'transientRetries', 0, 3),
     pollInitialSeconds: int(env, 'pollInitialSeconds', 1, 600),
     pollMaxSeconds: int(env, 'pollMaxSeconds', 1, 3600),
+    claimTimeoutSeconds: int(env, 'claimTimeoutSeconds', 10, 3600),
     autoRemediate: bool(env, 'autoRemediate'),
     secretWarningDays: int(env, 'secretWarningDays', 1, 365),
     credentialCheckSchedule: cron(env, 'credentialCheckSchedule'),

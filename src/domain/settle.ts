@@ -19,9 +19,22 @@ export function recordPush(pushes: readonly SeenPush[], push: Omit<SeenPush, 'ar
   return [...pushes, { ...push, arrival }];
 }
 
-function timeOf(p: SeenPush): number {
-  const t = p.eventTime === undefined ? NaN : Date.parse(p.eventTime);
-  return Number.isNaN(t) ? -Infinity : t;
+/**
+ * Event time as [epoch ms, 100 ns ticks within that ms]. Event Grid writes 7 fractional digits and pushes in quick
+ * succession differ only there; Date.parse keeps 3. Unparseable or absent: [-Infinity, 0].
+ */
+function timeOf(p: SeenPush): [number, number] {
+  const ms = p.eventTime === undefined ? NaN : Date.parse(p.eventTime);
+  if (Number.isNaN(ms)) return [-Infinity, 0];
+  const fraction = /\.(\d+)/.exec(p.eventTime as string)?.[1] ?? '';
+  return [ms, Number(`${fraction.slice(3, 7)}0000`.slice(0, 4))];
+}
+
+/** < 0, 0, > 0 as `a` is older than, as old as, newer than `b`. */
+function compareTimes(a: SeenPush, b: SeenPush): number {
+  const [am, at] = timeOf(a);
+  const [bm, bt] = timeOf(b);
+  return am === bm ? at - bt : am - bm;
 }
 
 /** The push that wins: newest event time, ties (same time, or no time) broken by later arrival. */
@@ -32,8 +45,8 @@ export function newestPush(pushes: readonly SeenPush[]): SeenPush | undefined {
       best = p;
       continue;
     }
-    const dt = timeOf(p) - timeOf(best);
-    if (dt > 0 || ((dt === 0 || Number.isNaN(dt)) && p.arrival > best.arrival)) best = p;
+    const dt = compareTimes(p, best);
+    if (dt > 0 || (dt === 0 && p.arrival > best.arrival)) best = p;
   }
   return best;
 }

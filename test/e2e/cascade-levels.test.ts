@@ -132,11 +132,12 @@ describe('a three-level cascade', () => {
     await s.stack.killHost();
     await new Promise((r) => setTimeout(r, 500));
     await s.stack.startHost();
-    const done = await s.waitDone(s.cascadeId(), digest, 55_000);
+    // Generous: after a restart the host recovers every instance, and a busy shared machine slows all of it.
+    const done = await s.waitDone(s.cascadeId(), digest, 100_000);
     check(done.result, digest);
     for (const name of [SEED.tasks.hello, 'midtask', 'app1task', 'app2task']) {
       expect(await runsFor(name, digest), name).toHaveLength(1);
     }
     expect((await runsFor(SEED.tasks.dockerhub, digest)).length).toBeLessThanOrEqual(1);
-  });
+  }, 150_000);
 });

@@ -148,7 +148,7 @@ export async function startCascadeStack(
         );
       } catch (err) {
         // What the cascade and the trigger were doing: a timeout alone says nothing about why.
-        const trail = logs.filter((l) => /onRegistryEvent|rebuildCascade|eventgrid/i.test(l)).slice(-60);
+        const trail = logs.filter((l) => !/^\[azurite\]/.test(l)).slice(-100);
         const state = JSON.stringify({ runtimeStatus: last?.runtimeStatus, progress: last?.progress });
         throw new Error(`${(err as Error).message}\nlast status: ${state}\n${trail.join('\n')}`, { cause: err });
       }

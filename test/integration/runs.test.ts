@@ -11,7 +11,6 @@ import {
   BASE_IMAGE_VALUE,
   DEDUPE_TABLE,
   DedupeStore,
-  STALE_CLAIM_SECONDS,
   createRunActivities,
   keyOf,
   tokenOf,
@@ -214,7 +213,10 @@ describe('scheduleRun exactly once', () => {
       token: tokenOf(key, 1),
       attempt: 1,
     });
-    const later = createRunActivities(depsWith(STALE_CLAIM_SECONDS + 5));
+    // CASCADE_CLAIM_TIMEOUT_SECONDS decides when a claim is presumed abandoned.
+    const young = createRunActivities({ ...depsWith(25), settings: { ...deps.settings, claimTimeoutSeconds: 30 } });
+    expect(await young.scheduleRun(req)).toMatchObject({ kind: 'throttled', retryAfterSeconds: 5 });
+    const later = createRunActivities({ ...depsWith(31), settings: { ...deps.settings, claimTimeoutSeconds: 30 } });
     const before = (await runsOf(SEED.tasks.hello)).length;
     const out = await later.scheduleRun(req);
     expect(out).toMatchObject({ kind: 'scheduled', deduplicated: false });

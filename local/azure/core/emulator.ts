@@ -174,6 +174,19 @@ export class Emulator {
   nowIso(): string {
     return new Date(this.nowMs()).toISOString();
   }
+  private lastEvent = { ms: 0, tick: 0 };
+  /**
+   * An event time as Event Grid writes it — 7 fractional digits (100 ns ticks) — strictly increasing within this
+   * emulator, so pushes made in the same millisecond still order as they happened.
+   */
+  eventTimeIso(): string {
+    const ms = this.nowMs();
+    const last = this.lastEvent;
+    // (ms, tick) pairs: ms × 10,000 ticks would pass Number.MAX_SAFE_INTEGER.
+    this.lastEvent = ms > last.ms ? { ms, tick: 0 } : { ms: last.ms, tick: last.tick + 1 };
+    const { ms: at, tick } = this.lastEvent;
+    return new Date(at).toISOString().replace(/Z$/, `${String(Math.min(tick, 9999)).padStart(4, '0')}Z`);
+  }
   advanceClock(seconds: number): void {
     this.clockOffsetMs += seconds * 1000;
     for (const h of this.clockHooks) h();

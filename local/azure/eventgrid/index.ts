@@ -58,7 +58,7 @@ function routeSystemEvent(emu: Emulator, engine: DeliveryEngine, e: EmittedEvent
       source: e.source,
       subject: e.subject,
       type: e.eventType,
-      time: new Date(now).toISOString(),
+      time: emu.eventTimeIso(),
       data: e.data,
       dataVersion: systemDataVersion(e.eventType),
       publishMs: now,

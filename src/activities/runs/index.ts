@@ -6,7 +6,7 @@
 //  2. a claim holding a runId → that run is returned (`deduplicated: true`);
 //  3. a claim without runId (a crash between ARM accepting the run and us recording it, or a concurrent caller) →
 //     look for a run of that task created since the claim carrying our correlation token (`updateTriggerToken` of
-//     the run request, deterministic per key and attempt) and adopt it; a young claim (< STALE_CLAIM_SECONDS) that
+//     the run request, deterministic per key and attempt) and adopt it; a young claim (< claimTimeoutSeconds) that
 //     has no run yet is waited for (`throttled`), an older one is taken over (ETag) and scheduled;
 //  4. schedule (`TaskRunRequest`, full task id, base ref/digest as override values AND arguments — values for
 //     EncodedTask/FileTask steps, arguments for Docker steps; the other kind is ignored by ACR) and record the runId.
@@ -34,8 +34,6 @@ import { DEDUPE_TABLE, DedupeStore, type ClaimEntity, type OutputRow } from './d
 
 export { DEDUPE_TABLE, DedupeStore } from './dedupeStore.js';
 
-/** A claim without a run this old is presumed abandoned (longer than the SDK's retries of one scheduleRun). */
-export const STALE_CLAIM_SECONDS = 300;
 /** ARM's clock and ours differ a little: look for adopted runs from slightly before the claim. */
 const CLOCK_SKEW_SECONDS = 120;
 /** How far back a push is matched against the runs we scheduled. */
@@ -237,11 +235,12 @@ export function createRunActivities(deps: Deps): RunActivities {
           };
         }
         const age = (deps.now().getTime() - Date.parse(row.claimedAt)) / 1000;
-        if (!(age >= STALE_CLAIM_SECONDS)) {
+        const staleAfter = deps.settings.claimTimeoutSeconds;
+        if (!(age >= staleAfter)) {
           // Someone may be scheduling it right now: look again later rather than risk a second run.
           return {
             kind: 'throttled',
-            retryAfterSeconds: Math.min(60, Math.max(5, Math.ceil(STALE_CLAIM_SECONDS - age))),
+            retryAfterSeconds: Math.min(60, Math.max(5, Math.ceil(staleAfter - age))),
           };
         }
         const took = await store.takeOver(row, claimedAt, input.cascadeId);

@@ -34,6 +34,15 @@ describe('settle window', () => {
     expect(newestPush([])).toBeUndefined();
   });
 
+  it("orders pushes within one millisecond by Event Grid's 7 fractional digits", () => {
+    let pushes: SeenPush[] = [];
+    pushes = recordPush(pushes, { eventId: 'b', digest: NEW_DIGEST, eventTime: '2024-01-01T00:00:01.1230002Z' });
+    pushes = recordPush(pushes, { eventId: 'a', digest: NODE_DIGEST, eventTime: '2024-01-01T00:00:01.1230001Z' });
+    expect(newestPush(pushes)?.eventId).toBe('b');
+    expect(isNewerPush({ digest: NODE_DIGEST, eventTime: '2024-01-01T00:00:01.123Z' }, pushes[0]!)).toBe(false);
+    expect(isNewerPush({ digest: NODE_DIGEST, eventTime: '2024-01-01T00:00:01.1230003Z' }, pushes[0]!)).toBe(true);
+  });
+
   it('drops a redelivered event (same id)', () => {
     const once = recordPush([], { eventId: 'a', digest: NODE_DIGEST, eventTime: '2024-01-01T00:00:01Z' });
     const twice = recordPush(once, { eventId: 'a', digest: NODE_DIGEST, eventTime: '2024-01-01T00:00:01Z' });
