@@ -11,7 +11,6 @@ import {
   parseSecretUri,
   reasons,
   registryIdOf,
-  roleGuidOf,
   secretHealth,
   secretKey,
   type Reason,
@@ -96,21 +95,6 @@ function unreadable(
   };
 }
 
-/** The role definitions the assignments refer to (each read once per call; a deleted custom role is left out). */
-async function definitionsOf(
-  reader: CredentialReader,
-  assignments: readonly RoleAssignmentInfo[],
-): Promise<RoleDefinitionInfo[]> {
-  const ids = new Map<string, string>();
-  for (const a of assignments) ids.set(roleGuidOf(a.roleDefinitionId), a.roleDefinitionId);
-  const out: RoleDefinitionInfo[] = [];
-  for (const id of ids.values()) {
-    const d = await reader.definition(id);
-    if (d) out.push(d);
-  }
-  return out;
-}
-
 type Verdict = (
   status: CredentialStatus,
   reason: Pick<Reason, 'message' | 'fix'> & { code?: string },
@@ -139,7 +123,7 @@ async function checkIdentityLogin(reader: CredentialReader, c: IdentityLoginRef,
     registry,
     principalId: c.principal.principalId,
     assignments,
-    definitions: await definitionsOf(reader, assignments),
+    definitions: await reader.definitions(assignments),
   });
   if (decision.allowed) {
     const by = decision.grantedBy;
@@ -214,7 +198,7 @@ export async function checkOne(
     let definitions: RoleDefinitionInfo[] = [];
     if (vault.enableRbacAuthorization) {
       assignments = await reader.vaultAssignments(vault.id);
-      definitions = await definitionsOf(reader, assignments);
+      definitions = await reader.definitions(assignments);
     }
     const access = canGetSecret({
       vault,

@@ -9,14 +9,12 @@ import {
   preflightTask,
   reasons as reasonBuilders,
   resolveIdentity,
-  roleGuidOf,
   secretKey,
   tryParseImageRef,
   vaultSecretsOf,
   type Reason,
   type RegistryInfo,
   type RoleAssignmentInfo,
-  type RoleDefinitionInfo,
   type SecretProperties,
   type SecretRef,
   type TaskInfo,
@@ -171,13 +169,7 @@ export async function preflightOne(
   }
 
   // Role definitions of every assignment that might apply.
-  const definitions: RoleDefinitionInfo[] = [];
-  const guids = new Map<string, string>();
-  for (const a of assignments.values()) guids.set(roleGuidOf(a.roleDefinitionId), a.roleDefinitionId);
-  for (const id of guids.values()) {
-    const d = await reader.definition(id);
-    if (d) definitions.push(d);
-  }
+  const definitions = await reader.definitions([...assignments.values()]);
 
   const result = preflightTask({
     task,

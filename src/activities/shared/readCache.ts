@@ -2,6 +2,7 @@
 // getter shares in-flight requests, so a batch that touches one vault or registry many times reads it once.
 import {
   normalizeVaultUrl,
+  roleGuidOf,
   type RegistryInfo,
   type RoleAssignmentInfo,
   type RoleDefinitionInfo,
@@ -69,6 +70,18 @@ export class AzureReadCache {
   /** Role assignments at and above `scope`, and also below it with `includeBelow`. Cached per scope and mode. */
   assignments(scope: string, opts: { includeBelow: boolean }): Promise<RoleAssignmentInfo[]> {
     return this.assignmentsByKey(`${opts.includeBelow ? 'b' : 'a'}:${scope}`);
+  }
+
+  /** The role definitions these assignments refer to, each read once (a deleted custom role is left out). */
+  async definitions(assignments: readonly RoleAssignmentInfo[]): Promise<RoleDefinitionInfo[]> {
+    const ids = new Map<string, string>();
+    for (const a of assignments) ids.set(roleGuidOf(a.roleDefinitionId), a.roleDefinitionId);
+    const out: RoleDefinitionInfo[] = [];
+    for (const id of ids.values()) {
+      const d = await this.definition(id);
+      if (d) out.push(d);
+    }
+    return out;
   }
 
   private async findVault(url: string): Promise<VaultInfo | undefined> {
