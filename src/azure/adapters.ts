@@ -2,7 +2,7 @@
 // vaults, secret properties and runs goes through here, so paging, error mapping and read counting live in one place.
 // Clients come from clients.ts (injected); nothing here constructs one. Secret VALUES are never read here:
 // Key Vault is only asked for secret properties (`listPropertiesOfSecretVersions`, needs the `list` permission).
-import type { DockerBuildStep, Task, Registry, Run } from '@azure/arm-containerregistry';
+import type { DockerBuildStep, EncodedTaskStep, Task, Registry, Run } from '@azure/arm-containerregistry';
 import type { RoleAssignment, RoleDefinition } from '@azure/arm-authorization';
 import type { Vault } from '@azure/arm-keyvault';
 import type { SecretProperties as KvSecretProperties } from '@azure/keyvault-secrets';
@@ -10,6 +10,7 @@ import type { AzureClients } from './clients.js';
 import {
   formatImageRef,
   ImageRefError,
+  encodedTaskOutputs,
   normalizeLoginServer,
   normalizeVaultUrl,
   parseCustomRegistries,
@@ -32,7 +33,10 @@ import {
 } from '../domain/index.js';
 import type { RunInfo, RunStatus } from '../activities/contracts.js';
 
-/** Task tag naming the images a non-Docker task pushes (comma-separated refs; short names resolve to its registry). */
+/**
+ * Task tag naming the images a task pushes (comma-separated refs; short names resolve to its registry). On an
+ * EncodedTask it replaces what the YAML's push steps name; on a Docker task it adds to `imageNames`.
+ */
 export const OUTPUT_IMAGES_TAG = 'cascade.outputImages';
 
 // ---- errors --------------------------------------------------------------------------------------------------------
@@ -151,18 +155,47 @@ function tagValue(tags: Record<string, string> | undefined, name: string): strin
   return undefined;
 }
 
-/** Output refs: Docker `step.imageNames` plus the `cascade.outputImages` tag, resolved against the task's registry. */
-function outputImagesOf(task: Task, loginServer: string, problems: string[]): string[] {
+/** Base64 `encodedTaskContent` → YAML text, or undefined when it is not base64. */
+function decodedTaskContent(encoded: string | undefined): string | undefined {
+  const compact = (encoded ?? '').replace(/\s+/g, '');
+  if (!compact || !/^[A-Za-z0-9+/]*={0,2}$/.test(compact)) return undefined;
+  return Buffer.from(compact, 'base64').toString('utf8');
+}
+
+/**
+ * Output refs: Docker `step.imageNames` plus the `cascade.outputImages` tag, or for an EncodedTask the images its YAML
+ * pushes (`{{.Run.Registry}}`-style placeholders resolved) unless the tag overrides them; resolved against the
+ * task's registry.
+ */
+function outputImagesOf(task: Task, registry: RegistryInfo, problems: string[]): string[] {
   const names: string[] = [];
+  const tagged = (tagValue(task.tags, OUTPUT_IMAGES_TAG) ?? '').split(/[,\s]+/).filter(Boolean);
   if (task.step?.type === 'Docker') {
     const step = task.step as DockerBuildStep;
     if (step.isPushEnabled !== false) names.push(...(step.imageNames ?? []));
+  } else if (task.step?.type === 'EncodedTask' && tagged.length === 0) {
+    const step = task.step as EncodedTaskStep;
+    const yaml = decodedTaskContent(step.encodedTaskContent);
+    if (yaml === undefined) problems.push('encodedTaskContent: not base64; outputs unknown');
+    else {
+      const values: Record<string, string> = {};
+      for (const v of step.values ?? []) if (!v.isSecret) values[v.name] = v.value;
+      const derived = encodedTaskOutputs(yaml, {
+        loginServer: registry.loginServer,
+        registryName: registry.name,
+        values,
+      });
+      names.push(...derived.outputs);
+      problems.push(...derived.problems);
+    }
   }
-  for (const item of (tagValue(task.tags, OUTPUT_IMAGES_TAG) ?? '').split(/[,\s]+/)) if (item) names.push(item);
+  names.push(...tagged);
   const out: string[] = [];
   for (const n of names) {
     try {
-      const ref = formatImageRef(parseImageRef(n, { defaultLoginServer: loginServer, allowTemplateTag: true }));
+      const ref = formatImageRef(
+        parseImageRef(n, { defaultLoginServer: registry.loginServer, allowTemplateTag: true }),
+      );
       if (!out.includes(ref)) out.push(ref);
     } catch (err) {
       if (!(err instanceof ImageRefError)) throw err;
@@ -221,7 +254,7 @@ export function toTaskInfo(task: Task, registry: RegistryInfo, options: ToTaskIn
     timeoutSeconds: task.timeout ?? 3600,
     identity: identityOf(task),
     baseImages: bases.baseImages,
-    outputImages: outputImagesOf(task, registry.loginServer, problems),
+    outputImages: outputImagesOf(task, registry, problems),
     credentials,
     tags,
   };

@@ -4,6 +4,7 @@ export * from './imageRef.js';
 export * from './resourceId.js';
 export * from './credentials.js';
 export * from './baseImages.js';
+export * from './taskContent.js';
 export * from './builtInRoles.js';
 export * from './operationMatch.js';
 export * from './abacCondition.js';

@@ -1,6 +1,7 @@
 // ARM / Key Vault adapters against the emulator with the real SDK clients, as the app identity.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SecretClient } from '@azure/keyvault-secrets';
+import { ContainerRegistryManagementClient } from '@azure/arm-containerregistry';
 import { allowTokenEndpoint, type TestEmulator } from '../support/emulator.js';
 import { startAppHarness, type AppHarness } from '../support/appHarness.js';
 import { SEED, type SeedResult } from '../../local/azure/seed.js';
@@ -113,6 +114,45 @@ describe('registries and tasks', () => {
         clientId: seed.identity.clientId,
       },
     ]);
+  });
+
+  it("derives an EncodedTask's outputs from the push steps of its masked YAML; the tag overrides them", async () => {
+    const acr = new ContainerRegistryManagementClient(t.operator, sub, {
+      endpoint: t.emu.armEndpoint,
+      credentialScopes: ['https://management.azure.com/.default'],
+    });
+    const yaml = [
+      'version: v1.1.0',
+      'steps:',
+      '  - build: -t {{.Run.Registry}}/yaml-out:{{.Run.ID}} -t $Registry/scratch:1 -f Dockerfile .',
+      '  - push: ["{{.Run.Registry}}/yaml-out:{{.Run.ID}}", "{{.Run.RegistryName}}.azurecr.io/yaml-out:stable"]',
+      '',
+    ].join('\n');
+    const body = (tags: Record<string, string>) => ({
+      location: SEED.location,
+      tags,
+      platform: { os: 'Linux' },
+      step: { type: 'EncodedTask' as const, encodedTaskContent: Buffer.from(yaml).toString('base64') },
+    });
+    const name = unique('yamlout');
+    await acr.tasks.beginCreateAndWait(SEED.resourceGroup, SEED.appRegistry, name, body({}));
+    const registry = await arm.getRegistry(appRegId());
+    const listed = (await arm.listTasks(appRegId())).find((x) => x.name === name)!;
+    const problems: string[] = [];
+    expect(toTaskInfo(listed, registry, { problems }).outputImages).toEqual([
+      'myregistry.azurecr.io/yaml-out:{{.Run.ID}}',
+      'myregistry.azurecr.io/yaml-out:stable',
+    ]);
+    expect(problems).toEqual([]);
+    const tagged = unique('yamltag');
+    await acr.tasks.beginCreateAndWait(
+      SEED.resourceGroup,
+      SEED.appRegistry,
+      tagged,
+      body({ 'cascade.outputImages': 'override:1' }),
+    );
+    const overridden = (await arm.listTasks(appRegId())).find((x) => x.name === tagged)!;
+    expect(toTaskInfo(overridden, registry).outputImages).toEqual(['myregistry.azurecr.io/override:1']);
   });
 
   it('lists runs with an OData filter built from the RunFilter', async () => {
