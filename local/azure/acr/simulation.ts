@@ -400,13 +400,15 @@ export class RunSimulator {
 
     // Pulls.
     const dependencies: BaseImageDependency[] = [];
+    // The last base the step itself names is the final stage's (the runtime base); the others are build-stage bases.
+    const runtimeBase = plan.bases.at(-1);
     for (const raw of this.bases(snap, plan)) {
       const ref = parseImageRef(raw);
       if (!ref) throw fail(`failed to pull image '${raw}': invalid reference format`);
       log(`Pulling base image: ${formatRef(ref)}`);
       const digest = this.pull(own, snap, ref, logins);
       dependencies.push({
-        type: 'BuildTime',
+        type: raw === runtimeBase ? 'RunTime' : 'BuildTime',
         registry: isDockerHub(ref.registry) ? 'registry.hub.docker.com' : ref.registry,
         repository: ref.repository,
         ...(ref.tag || !ref.digest ? { tag: ref.tag ?? 'latest' } : {}),
