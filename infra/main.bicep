@@ -132,6 +132,15 @@ param pollMaxSeconds int = 60
 @maxValue(3600)
 param claimTimeoutSeconds int = 300
 
+@description('CASCADE_NATIVE_TRIGGERS: what to do about ACR\'s own base-image triggers on managed tasks: adopt their runs (default), disable them on tasks acr-cascade rebuilds (a task update, allowed by the Operator role), or ignore them (such tasks build twice per push).')
+@allowed(['adopt', 'disable', 'ignore'])
+param nativeTriggers string = 'adopt'
+
+@description('CASCADE_NATIVE_ADOPT_WINDOW_SECONDS: under adopt, how long to wait for a task\'s native run before scheduling one.')
+@minValue(5)
+@maxValue(3600)
+param nativeAdoptWindowSeconds int = 120
+
 @description('CASCADE_AUTO_REMEDIATE: create missing pull role assignments on the watched registries (adds the Pull Granter role).')
 param autoRemediate bool = false
 
@@ -247,6 +256,8 @@ var cascadeSettings = {
   CASCADE_POLL_INITIAL_SECONDS: string(pollInitialSeconds)
   CASCADE_POLL_MAX_SECONDS: string(pollMaxSeconds)
   CASCADE_CLAIM_TIMEOUT_SECONDS: string(claimTimeoutSeconds)
+  CASCADE_NATIVE_TRIGGERS: nativeTriggers
+  CASCADE_NATIVE_ADOPT_WINDOW_SECONDS: string(nativeAdoptWindowSeconds)
   CASCADE_AUTO_REMEDIATE: autoRemediate ? 'true' : 'false'
   CASCADE_SECRET_WARNING_DAYS: string(secretWarningDays)
   CASCADE_CREDENTIAL_CHECK_SCHEDULE: credentialCheckSchedule

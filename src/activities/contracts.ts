@@ -234,7 +234,8 @@ export type CascadeReasonCode =
   | 'CascadeCanceled'
   | 'RemediationFailed'
   | 'TaskOrchestrationFailed'
-  | 'PlanFailed';
+  | 'PlanFailed'
+  | NativeTriggerReasonCode;
 
 export type CascadeReason = Omit<Reason, 'code'> & { code: ReasonCode | CascadeReasonCode };
 
@@ -248,7 +249,8 @@ export interface TaskResult {
   decision: PlanDecision;
   outcome: TaskOutcome;
   reasons: CascadeReason[];
-  run?: RunInfo & { attempts: number; registryId: string; deduplicated?: boolean };
+  /** `adopted`: the run ACR's own base-image trigger started, used instead of scheduling one. */
+  run?: RunInfo & { attempts: number; registryId: string; deduplicated?: boolean; adopted?: boolean };
   /** Role assignments auto-remediation created for this task. */
   remediated?: RemediateOutput['created'];
 }
@@ -568,4 +570,50 @@ export interface RecordCredentialHealthOutput {
   removed: number;
   /** Verdicts not stored because an overlapping check had already stored a newer one. */
   superseded?: number;
+}
+
+// ---- ACR's native base-image triggers (CASCADE_NATIVE_TRIGGERS) ----------------------------------------------------
+
+export const NativeTriggerActivityNames = {
+  findNativeRun: 'findNativeRun',
+  disableNativeTrigger: 'disableNativeTrigger',
+} as const;
+
+export type NativeTriggerReasonCode = 'NativeRunAdopted' | 'NativeRunNotFound' | 'NativeTriggerDisabled';
+
+export type NativeTriggerPolicyName = 'adopt' | 'disable' | 'ignore';
+
+/** Looks for the run ACR's base-image trigger started for this task (and says whether the trigger is on). */
+export interface FindNativeRunInput {
+  /** Task ARM id. */
+  task: string;
+  /** The base digest whose push triggers it (first wave: the pushed digest). */
+  digest?: string;
+  /** Otherwise (later waves, whose base an earlier wave pushes): a triggered run created at or after this time. */
+  since?: string;
+  /** The base refs whose update this task is rebuilt for (the trigger fires only for a recorded one). */
+  bases: string[];
+  /** An adopted run's outputs are recorded as ours, so its push does not start another cascade. */
+  cascadeId: string;
+  outputImages: string[];
+}
+
+export interface FindNativeRunOutput {
+  policy: NativeTriggerPolicyName;
+  /** The task's base-image trigger is Enabled. */
+  triggerEnabled: boolean;
+  /** Enabled, and one of `bases` is a base it follows (the runtime base for `Runtime`, any for `All`). */
+  willFire: boolean;
+  adoptWindowSeconds: number;
+  run?: { runId: string; registryId: string; status: RunStatus };
+}
+
+export interface DisableNativeTriggerInput {
+  task: string;
+}
+
+export interface DisableNativeTriggerOutput {
+  /** False when the trigger was already off (or the task has none). */
+  changed: boolean;
+  triggerName?: string;
 }

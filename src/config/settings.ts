@@ -19,6 +19,10 @@ export interface Settings {
   pollMaxSeconds: number;
   /** A run claim without a run blocks another attempt this long before it is taken over (exactly-once guard). */
   claimTimeoutSeconds: number;
+  /** What to do about ACR's own base-image triggers on managed tasks (see NATIVE_TRIGGER_POLICIES). */
+  nativeTriggers: NativeTriggerPolicy;
+  /** Under `adopt`: how long to wait for a task's native run before scheduling one. */
+  nativeAdoptWindowSeconds: number;
   /** Create missing pull role assignments instead of only reporting them. */
   autoRemediate: boolean;
   /** Secrets expiring within this many days are reported `expiring`. */
@@ -40,6 +44,14 @@ export interface Settings {
   /** Durable task hub name. */
   taskHub: string;
 }
+
+/**
+ * ACR starts a task's run by itself when a base it recorded is updated (its base-image trigger, on by default).
+ * `adopt`: use that run as the task's run instead of scheduling one; `disable`: turn the trigger off on managed tasks
+ * acr-cascade rebuilds and be the only scheduler; `ignore`: schedule anyway (such tasks build twice per push).
+ */
+export const NATIVE_TRIGGER_POLICIES = ['adopt', 'disable', 'ignore'] as const;
+export type NativeTriggerPolicy = (typeof NATIVE_TRIGGER_POLICIES)[number];
 
 export interface SettingSpec {
   env: string;
@@ -81,6 +93,16 @@ export const SETTING_SPECS = {
     env: 'CASCADE_CLAIM_TIMEOUT_SECONDS',
     default: '300',
     description: 'age at which a run claim without a run is taken over (10-3600)',
+  },
+  nativeTriggers: {
+    env: 'CASCADE_NATIVE_TRIGGERS',
+    default: 'adopt',
+    description: "ACR's own base-image triggers on managed tasks: adopt | disable | ignore",
+  },
+  nativeAdoptWindowSeconds: {
+    env: 'CASCADE_NATIVE_ADOPT_WINDOW_SECONDS',
+    default: '120',
+    description: 'under adopt, seconds to wait for a native run before scheduling one (5-3600)',
   },
   autoRemediate: {
     env: 'CASCADE_AUTO_REMEDIATE',
@@ -172,6 +194,13 @@ function bool(env: Env, key: keyof Settings): boolean {
   throw new SettingsError(SETTING_SPECS[key].env, `'${text}' is not true or false`);
 }
 
+function oneOf<T extends string>(env: Env, key: keyof Settings, allowed: readonly T[]): T {
+  const text = raw(env, key).toLowerCase();
+  const found = allowed.find((a) => a === text);
+  if (!found) throw new SettingsError(SETTING_SPECS[key].env, `'${text}' is not one of ${allowed.join(', ')}`);
+  return found;
+}
+
 function url(env: Env, key: keyof Settings, optional: boolean): string {
   const text = raw(env, key);
   if (optional && text === '') return '';
@@ -210,6 +239,8 @@ export function loadSettings(env: Env = process.env): Settings {
     pollInitialSeconds: int(env, 'pollInitialSeconds', 1, 600),
     pollMaxSeconds: int(env, 'pollMaxSeconds', 1, 3600),
     claimTimeoutSeconds: int(env, 'claimTimeoutSeconds', 10, 3600),
+    nativeTriggers: oneOf(env, 'nativeTriggers', NATIVE_TRIGGER_POLICIES),
+    nativeAdoptWindowSeconds: int(env, 'nativeAdoptWindowSeconds', 5, 3600),
     autoRemediate: bool(env, 'autoRemediate'),
     secretWarningDays: int(env, 'secretWarningDays', 1, 365),
     credentialCheckSchedule: cron(env, 'credentialCheckSchedule'),

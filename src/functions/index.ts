@@ -3,4 +3,5 @@
 import './health.js';
 import './plan.js'; // GET/POST /api/plan, /api/graph, /api/index — dependency index, plans, preflight
 import './cascade.js'; // onRegistryEvent, /api/rebuilds, rebuild orchestrations and run activities
+import './nativeTriggers.js'; // activities for ACR's own base-image triggers (CASCADE_NATIVE_TRIGGERS)
 import './credentials.js'; // onVaultEvent, credential timer, /api/credentials, credential orchestration

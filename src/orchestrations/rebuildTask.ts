@@ -31,6 +31,7 @@ import {
   cascadeCanceled,
   watchTimedOut,
 } from './cascadeReasons.js';
+import { nativeRunOrSchedule } from './nativeTrigger.js';
 
 /** Activity retries for transient failures (storage hiccups, ARM 5xx after the SDK's own retries). */
 export const ACTIVITY_RETRY = (() => {
@@ -133,12 +134,21 @@ export function* rebuildTask(context: OrchestrationContext): Generator<Task, Tas
   // Warnings (e.g. an expiring secret) travel with the result; they do not stop the run.
   const warnings: CascadeReason[] = verdict.reasons.filter((r) => r.severity !== 'blocking');
 
+  // 2a. ACR's own base-image trigger may already have started this update's run (CASCADE_NATIVE_TRIGGERS).
+  const native = yield* nativeRunOrSchedule(context, input, ACTIVITY_RETRY);
+  warnings.push(...native.reasons);
+
   const attempts = 1 + Math.max(0, input.transientRetries);
   for (let attempt = 1; ; attempt++) {
     // 2. Schedule, exactly once per (task, base digest | request, attempt). A 429 waits; it never drops the run.
     show({ attempt, phase: 'scheduling' });
     let scheduled: Extract<ScheduleRunOutput, { kind: 'scheduled' }>;
+    const adopted = attempt === 1 && native.kind === 'adopted';
     for (;;) {
+      if (native.kind === 'adopted' && adopted) {
+        scheduled = { kind: 'scheduled', ...native.run, deduplicated: false };
+        break;
+      }
       const req: ScheduleRunInput = {
         cascadeId: input.cascadeId,
         task: p.task,
@@ -172,7 +182,12 @@ export function* rebuildTask(context: OrchestrationContext): Generator<Task, Tas
       cascadeId: input.cascadeId,
       ...(input.cascadeStartedAt ? { cascadeStartedAt: input.cascadeStartedAt } : {}),
     };
-    log(`run ${scheduled.runId}${scheduled.deduplicated ? ' (already scheduled: adopted)' : ''} ${scheduled.status}`);
+    const how = adopted
+      ? " (started by ACR's base-image trigger: adopted)"
+      : scheduled.deduplicated
+        ? ' (already scheduled: adopted)'
+        : '';
+    log(`run ${scheduled.runId}${how} ${scheduled.status}`);
     show({ phase: 'watching', runId: scheduled.runId, status: scheduled.status });
 
     // 3. Watch: durable timers, backoff from pollInitialSeconds doubling up to pollMaxSeconds, bounded.
@@ -209,6 +224,7 @@ export function* rebuildTask(context: OrchestrationContext): Generator<Task, Tas
       attempts: attempt,
       registryId: scheduled.registryId,
       ...(scheduled.deduplicated ? { deduplicated: true } : {}),
+      ...(adopted ? { adopted: true } : {}),
     };
     if (info.status === 'Succeeded') return done('succeeded', warnings, { run, remediated });
     if (info.status === 'Canceled') return done('canceled', [...warnings, runCanceled(who, info.runId)], { run });
