@@ -127,6 +127,23 @@ describe('CASCADE_NATIVE_TRIGGERS=adopt (default)', () => {
     await s?.stop();
   });
 
+  it('shows in the plan which tasks have the trigger and what the policy does about it', async () => {
+    const res = await s.call('GET', '/api/plan', { query: { image: s.stack.seed!.baseImageRef } });
+    expect(res.status).toBe(200);
+    const tasks = res.json.tasks as { taskName: string; reasons: { code: string; message: string; fix?: string }[] }[];
+    const hello = tasks.find((t) => t.taskName === SEED.tasks.hello)!;
+    expect(hello.reasons).toContainEqual(
+      expect.objectContaining({
+        code: 'NativeTriggerEnabled',
+        severity: 'info',
+        fix: `az acr task update --name ${SEED.tasks.hello} --registry ${SEED.appRegistry} --base-image-trigger-enabled false`,
+      }),
+    );
+    expect(hello.reasons.find((r) => r.code === 'NativeTriggerEnabled')!.message).toContain('adopts');
+    const mid2 = tasks.find((t) => t.taskName === 'mid2task')!;
+    expect(mid2.reasons.map((r) => r.code)).not.toContain('NativeTriggerEnabled');
+  });
+
   it('builds every dependent once per push: native runs adopted, a task without the trigger scheduled', async () => {
     const names = [...SEED_TASKS, ...CHAIN];
     const before = await counts(s, names);
