@@ -70,6 +70,8 @@ export interface PlannedTask {
   outputImages: string[];
   /** The task's run timeout (seconds), when the plan knows it; the cascade watches a run this long plus a margin. */
   timeoutSeconds?: number;
+  /** The index saw ACR's own base-image trigger enabled on the task (rebuildTask then looks for its run). */
+  nativeTrigger?: boolean;
 }
 
 export interface Plan {

@@ -25,6 +25,9 @@ export const NATIVE_PROBE_SECONDS = 5;
 /** What the probe asks: the pushed digest in the first wave; later waves build on an earlier wave's push. */
 export function findNativeRunInput(input: RebuildTaskInput, now: Date): FindNativeRunInput | undefined {
   const p = input.planned;
+  // Tasks the index saw without the trigger cost no ARM request here (a trigger switched on since is seen at the next
+  // index refresh).
+  if (p.nativeTrigger !== true) return undefined;
   const common = { task: p.task, cascadeId: input.cascadeId, outputImages: p.outputImages };
   if (p.wave <= 1) {
     // An on-demand rebuild pushed nothing before its first wave: there is no native run to find.

@@ -46,33 +46,8 @@ function taskInput(overrides: Partial<RebuildTaskInput> = {}): RebuildTaskInput 
   };
 }
 
-const NO_NATIVE: FindNativeRunOutput = {
-  policy: 'ignore',
-  triggerEnabled: false,
-  willFire: false,
-  adoptWindowSeconds: 120,
-};
-
-/** rebuildTask, with the native-trigger probe answered "ignore" (no native run) unless the test answers it itself. */
-class TaskDriver extends ReplayDriver {
-  constructor(
-    input: RebuildTaskInput,
-    private readonly answerProbe: boolean,
-  ) {
-    super(rebuildTask as never, input, { instanceId: 'cascade-x:g0:abc', name: 'rebuildTask' });
-  }
-
-  override async run(): ReturnType<ReplayDriver['run']> {
-    const ep = await super.run();
-    const probe = ep.scheduled.find((s) => s.name === 'findNativeRun');
-    if (!this.answerProbe || !probe) return ep;
-    this.complete(probe.id, NO_NATIVE);
-    return super.run();
-  }
-}
-
-function driver(input: RebuildTaskInput, answerProbe = true): ReplayDriver {
-  return new TaskDriver(input, answerProbe);
+function driver(input: RebuildTaskInput): ReplayDriver {
+  return new ReplayDriver(rebuildTask as never, input, { instanceId: 'cascade-x:g0:abc', name: 'rebuildTask' });
 }
 
 function one(list: Scheduled[], name: string): Scheduled {
@@ -316,6 +291,9 @@ describe('rebuildTask auto-remediation', () => {
 });
 
 describe('rebuildTask and ACR native base-image triggers', () => {
+  const withTrigger = { ...planned, nativeTrigger: true };
+  const nativeInput = (overrides: Partial<RebuildTaskInput> = {}): RebuildTaskInput =>
+    taskInput({ planned: withTrigger, ...overrides });
   const native = (extra: Partial<FindNativeRunOutput>): FindNativeRunOutput => ({
     policy: 'adopt',
     triggerEnabled: true,
@@ -325,7 +303,7 @@ describe('rebuildTask and ACR native base-image triggers', () => {
   });
 
   it('adopts the run ACR started for the pushed digest instead of scheduling, and reports it adopted', async () => {
-    const d = driver(taskInput(), false);
+    const d = driver(nativeInput());
     const probe = one((await d.run()).scheduled, 'findNativeRun');
     expect(probe.input as FindNativeRunInput).toEqual({
       task: taskId('app1'),
@@ -347,7 +325,7 @@ describe('rebuildTask and ACR native base-image triggers', () => {
   });
 
   it('waits within the adopt window with durable timers, then adopts the run once it appears', async () => {
-    const d = driver(taskInput(), false);
+    const d = driver(nativeInput());
     d.complete(one((await d.run()).scheduled, 'findNativeRun').id, native({}));
     const timer = one((await d.run()).scheduled, 'timer');
     expect(timer.fireAt).toBe('2024-01-01T00:00:05.000Z');
@@ -361,7 +339,7 @@ describe('rebuildTask and ACR native base-image triggers', () => {
   });
 
   it('schedules exactly once (same claim key) when no native run appears within the window', async () => {
-    const d = driver(taskInput(), false);
+    const d = driver(nativeInput());
     d.complete(one((await d.run()).scheduled, 'findNativeRun').id, native({ adoptWindowSeconds: 12 }));
     const fires: string[] = [];
     for (;;) {
@@ -387,13 +365,13 @@ describe('rebuildTask and ACR native base-image triggers', () => {
   });
 
   it('schedules at once when the trigger will not fire for this base (e.g. a build-stage base under Runtime)', async () => {
-    const d = driver(taskInput(), false);
+    const d = driver(nativeInput());
     d.complete(one((await d.run()).scheduled, 'findNativeRun').id, native({ willFire: false }));
     expect(one((await d.run()).scheduled, 'scheduleRun').input).toMatchObject({ attempt: 1 });
   });
 
   it('under disable, turns the trigger off, reports it, and adopts the run the trigger had already started', async () => {
-    const d = driver(taskInput(), false);
+    const d = driver(nativeInput());
     d.complete(
       one((await d.run()).scheduled, 'findNativeRun').id,
       native({ policy: 'disable', run: { runId: 'caa', registryId: APP_REGISTRY, status: 'Running' } }),
@@ -411,8 +389,8 @@ describe('rebuildTask and ACR native base-image triggers', () => {
   });
 
   it('in a later wave, looks for a run triggered since the cascade started by the upstream outputs', async () => {
-    const later = planOf([['app1'], ['app2']]).tasks[taskId('app2')]!;
-    const d = driver(taskInput({ planned: later, verdict: ready('app2')[taskId('app2')]! }), false);
+    const later = { ...planOf([['app1'], ['app2']]).tasks[taskId('app2')]!, nativeTrigger: true };
+    const d = driver(nativeInput({ planned: later, verdict: ready('app2')[taskId('app2')]! }));
     expect(one((await d.run()).scheduled, 'findNativeRun').input).toEqual({
       task: taskId('app2'),
       cascadeId: 'cascade-x',
@@ -422,9 +400,14 @@ describe('rebuildTask and ACR native base-image triggers', () => {
     });
   });
 
+  it('does not look for a native run when the index saw no trigger on the task', async () => {
+    const d = driver(taskInput());
+    expect((await d.run()).scheduled.map((s) => s.name)).toEqual(['scheduleRun']);
+  });
+
   it('does not look for a native run in the first wave of an on-demand rebuild (nothing was pushed)', async () => {
-    const { base: _none, ...input } = taskInput({ requestId: 'req-1' });
-    const d = driver(input, false);
+    const { base: _none, ...input } = nativeInput({ requestId: 'req-1' });
+    const d = driver(input);
     const ep = await d.run();
     expect(ep.scheduled.map((s) => s.name)).toEqual(['scheduleRun']);
   });

@@ -85,6 +85,7 @@ export async function buildPlan(
       if (stored) planned.timeoutSeconds = stored.info.timeoutSeconds;
       const native = stored?.info.nativeTrigger;
       if (native?.status === 'Enabled') {
+        planned.nativeTrigger = true;
         const ref = { id: t.taskId, name: t.taskName, registryId: t.registryId };
         planned.reasons.push(reasonBuilders.nativeTriggerEnabled(ref, native.type, deps.settings.nativeTriggers));
       }

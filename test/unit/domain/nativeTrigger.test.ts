@@ -71,6 +71,7 @@ describe('findNativeRunInput', () => {
     baseImages: [{ ref: 'base.azurecr.io/runtime:8', why: 'recorded' as const }],
     dependsOn: [],
     outputImages: ['myregistry.azurecr.io/web:latest'],
+    nativeTrigger: true,
   };
   const input = (extra: Partial<RebuildTaskInput>): RebuildTaskInput => ({
     cascadeId: 'c',
@@ -90,6 +91,10 @@ describe('findNativeRunInput', () => {
       bases: ['base.azurecr.io/runtime:8'],
     });
     expect(findNativeRunInput(input({}), now)).toBeUndefined();
+    const noTrigger = { ...planned, nativeTrigger: false };
+    expect(findNativeRunInput(input({ planned: noTrigger, base: { ref: 'x.azurecr.io/a:1', digest: D1 } }), now)).toBe(
+      undefined,
+    );
   });
   it('asks for a run since the cascade started in later waves', () => {
     const later = input({ planned: { ...planned, wave: 2 }, cascadeStartedAt: '2024-01-01T00:00:05.000Z' });
