@@ -235,6 +235,7 @@ export type CascadeReasonCode =
   | 'RemediationFailed'
   | 'TaskOrchestrationFailed'
   | 'PlanFailed'
+  | 'PreflightFailed'
   | NativeTriggerReasonCode;
 
 export type CascadeReason = Omit<Reason, 'code'> & { code: ReasonCode | CascadeReasonCode };
