@@ -44,17 +44,10 @@ import {
   type PushedImage,
   type ScheduleRunInput,
 } from '../activities/contracts.js';
-import { lazy } from '../activities/deps.js';
-import { createRunActivities } from '../activities/runs/index.js';
-import { createReportActivities } from '../activities/report/index.js';
-import { createPlanActivities } from '../activities/plan/index.js';
+import { planActivities, reportActivities, runActivities } from './activities.js';
 import { taskAddress } from '../azure/adapters.js';
 import { rebuildCascadeHandler } from '../orchestrations/rebuildCascade.js';
 import { rebuildTaskHandler } from '../orchestrations/rebuildTask.js';
-
-const runActivities = lazy(createRunActivities);
-const reportActivities = lazy(createReportActivities);
-const planActivities = lazy(createPlanActivities);
 
 const ACTIVE = new Set(['Running', 'Pending', 'ContinuedAsNew', 'Suspended']);
 const RUNTIME_STATUSES = [
