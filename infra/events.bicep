@@ -66,6 +66,21 @@ var topicRolesFor = {
   deadLetterContainer: filter(topicRoleSpecs, r => r.scope == 'deadLetterContainer')
 }
 
+// The sources themselves: their region is known only at deployment time, and a system topic must share it.
+resource registries 'Microsoft.ContainerRegistry/registries@2023-07-01' existing = [
+  for registryId in watchedRegistries: {
+    name: split(registryId, '/')[8]
+    scope: resourceGroup(split(registryId, '/')[2], split(registryId, '/')[4])
+  }
+]
+
+resource vaults 'Microsoft.KeyVault/vaults@2023-07-01' existing = [
+  for vaultId in watchedVaults: {
+    name: split(vaultId, '/')[8]
+    scope: resourceGroup(split(vaultId, '/')[2], split(vaultId, '/')[4])
+  }
+]
+
 module registryTopics 'modules/events/registry-topic.bicep' = [
   for (registryId, i) in watchedRegistries: {
     name: take('evt-acr-topic-${i}-${uniqueString(registryId)}', 64)
@@ -73,6 +88,7 @@ module registryTopics 'modules/events/registry-topic.bicep' = [
     params: {
       registryName: split(registryId, '/')[8]
       topicName: take('${split(registryId, '/')[8]}-acr-cascade', 128)
+      location: registries[i].location
       tags: tags
     }
   }
@@ -117,6 +133,7 @@ module vaultTopics 'modules/events/vault-topic.bicep' = [
     params: {
       vaultName: split(vaultId, '/')[8]
       topicName: take('${split(vaultId, '/')[8]}-acr-cascade', 128)
+      location: vaults[i].location
       tags: tags
     }
   }

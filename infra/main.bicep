@@ -242,7 +242,7 @@ module scheduler 'modules/durable-task-scheduler.bicep' = if (useDurableTaskSche
   }
 }
 
-var appClientId = useUserAssignedIdentity ? appIdentity.properties.clientId : ''
+var appClientId = useUserAssignedIdentity ? appIdentity!.properties.clientId : ''
 
 // Every setting the app reads (src/config/settings.ts), plus what the Functions host needs. No keys: host storage is
 // identity-based and the topic, vaults and ARM are reached with the app identity.
@@ -289,7 +289,7 @@ var planSettings = hostingPlan == 'ElasticPremium' ? {
 // The Durable Task Scheduler replaces the Azure Storage provider named by host.json; app settings override host.json.
 var schedulerClientIdPart = useUserAssignedIdentity ? ';ClientID=${appClientId}' : ''
 var durableSettings = useDurableTaskScheduler ? {
-  DURABLE_TASK_SCHEDULER_CONNECTION_STRING: 'Endpoint=${scheduler.outputs.endpoint};Authentication=ManagedIdentity${schedulerClientIdPart}'
+  DURABLE_TASK_SCHEDULER_CONNECTION_STRING: 'Endpoint=${scheduler!.outputs.endpoint};Authentication=ManagedIdentity${schedulerClientIdPart}'
   AzureFunctionsJobHost__extensions__durableTask__storageProvider__type: 'azureManaged'
   AzureFunctionsJobHost__extensions__durableTask__storageProvider__connectionStringName: 'DURABLE_TASK_SCHEDULER_CONNECTION_STRING'
 } : {}
@@ -318,7 +318,7 @@ module functionApp 'modules/function-app.bicep' = {
 // ---------------------------------------------------------------------------------------------------------------
 
 // The principal that holds every role: the user-assigned identity when chosen, else the app's system identity.
-var appPrincipalId = useUserAssignedIdentity ? appIdentity.properties.principalId : functionApp.outputs.systemPrincipalId
+var appPrincipalId = useUserAssignedIdentity ? appIdentity!.properties.principalId : functionApp.outputs.systemPrincipalId
 
 // Custom role definition names are tenant-wide GUIDs: derive them from this environment so environments don't clash.
 var customRoleIds = toObject(objectKeys(customRoleDefinitions), k => k, k => guid(subscription().id, resourceGroup().id, environmentName, 'acr-cascade-role', k))
@@ -492,7 +492,7 @@ module topicRoles 'modules/rbac/topic-roles.bicep' = {
 module schedulerRoles 'modules/rbac/scheduler-roles.bicep' = if (useDurableTaskScheduler) {
   name: 'rbac-scheduler-${resourceToken}'
   params: {
-    schedulerName: scheduler.outputs.name
+    schedulerName: scheduler!.outputs.name
     principalId: appPrincipalId
     roles: rolesFor.scheduler
   }
@@ -503,8 +503,8 @@ var rotationVaultIds = map(rotationVaults, v => toLower(v))
 var plainAccessPolicyVaults = filter(accessPolicyVaults, v => !contains(rotationVaultIds, toLower(v)))
 var rotationAccessPolicyVaults = filter(accessPolicyVaults, v => contains(rotationVaultIds, toLower(v)))
 var accessPoliciesFor = {
-  accessPolicyVault: first(filter(appAccessPolicies, p => p.scope == 'accessPolicyVault')).secrets
-  rotationAccessPolicyVault: first(filter(appAccessPolicies, p => p.scope == 'rotationAccessPolicyVault')).secrets
+  accessPolicyVault: first(filter(appAccessPolicies, p => p.scope == 'accessPolicyVault'))!.secrets
+  rotationAccessPolicyVault: first(filter(appAccessPolicies, p => p.scope == 'rotationAccessPolicyVault'))!.secrets
 }
 
 module vaultAccessPolicies 'modules/vault-access-policy.bicep' = [
@@ -548,7 +548,7 @@ output CASCADE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
 output CASCADE_DEAD_LETTER_CONTAINER string = deadLetterContainerName
 output CASCADE_NOTIFICATION_TOPIC_ID string = notificationTopic.outputs.id
 output CASCADE_NOTIFICATION_TOPIC_ENDPOINT string = notificationTopic.outputs.endpoint
-output CASCADE_DURABLE_TASK_SCHEDULER_ENDPOINT string = useDurableTaskScheduler ? scheduler.outputs.endpoint : ''
+output CASCADE_DURABLE_TASK_SCHEDULER_ENDPOINT string = useDurableTaskScheduler ? scheduler!.outputs.endpoint : ''
 output APPLICATIONINSIGHTS_NAME string = monitoring.outputs.appInsightsName
 output LOG_ANALYTICS_WORKSPACE_ID string = monitoring.outputs.workspaceId
 output CASCADE_CUSTOM_ROLE_IDS object = customRoleIds

@@ -237,6 +237,7 @@ export type CascadeReasonCode =
   | 'RemediationFailed'
   | 'TaskOrchestrationFailed'
   | 'PlanFailed'
+  | 'PreflightFailed'
   | NativeTriggerReasonCode;
 
 export type CascadeReason = Omit<Reason, 'code'> & { code: ReasonCode | CascadeReasonCode };
@@ -619,3 +620,28 @@ export interface DisableNativeTriggerOutput {
   changed: boolean;
   triggerName?: string;
 }
+
+// ---- one typed table of every activity: name → input and output ---------------------------------------------------
+
+/** What each activity takes and returns; orchestrators call activities through this table (orchestrations/calls.ts). */
+export interface ActivityContracts {
+  buildPlan: { input: BuildPlanInput; output: Plan };
+  preflightTasks: { input: PreflightInput; output: PreflightOutput };
+  remediatePull: { input: RemediateInput; output: RemediateOutput };
+  scheduleRun: { input: ScheduleRunInput; output: ScheduleRunOutput };
+  getRun: { input: GetRunInput; output: RunInfo };
+  cancelRun: { input: CancelRunInput; output: CancelRunOutput };
+  isOwnPush: { input: IsOwnPushInput; output: IsOwnPushOutput };
+  recordCascade: { input: CascadeResult; output: RecordCascadeOutput };
+  publishNotifications: { input: PublishNotificationsInput; output: PublishNotificationsOutput };
+  refreshIndex: { input: RefreshIndexInput; output: RefreshIndexOutput };
+  inventoryCredentials: { input: InventoryCredentialsInput; output: InventoryCredentialsOutput };
+  checkCredentials: { input: CheckCredentialsInput; output: CredentialHealth[] };
+  refreshCredential: { input: RefreshCredentialInput; output: RefreshCredentialOutput };
+  rotateCredential: { input: RotateCredentialInput; output: RotateCredentialOutput };
+  recordCredentialHealth: { input: RecordCredentialHealthInput; output: RecordCredentialHealthOutput };
+  findNativeRun: { input: FindNativeRunInput; output: FindNativeRunOutput };
+  disableNativeTrigger: { input: DisableNativeTriggerInput; output: DisableNativeTriggerOutput };
+}
+
+export type ActivityName = keyof ActivityContracts;

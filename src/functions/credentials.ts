@@ -35,13 +35,10 @@ import {
   type RefreshCredentialInput,
   type RotateCredentialInput,
 } from '../activities/contracts.js';
-import { lazy } from '../activities/deps.js';
-import { createCredentialActivities } from '../activities/credentials/index.js';
+import { credentialActivities as activities } from './activities.js';
 import { credentialCheck } from '../orchestrations/credentialCheck.js';
 
 export const FULL_CHECK_INSTANCE_ID = 'acr-cascade-credential-check';
-
-const activities = lazy(createCredentialActivities);
 
 // ---- orchestration and activities ------------------------------------------------------------------------------------
 

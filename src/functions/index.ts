@@ -2,6 +2,7 @@
 // Core Tools and the local host both load this file; nothing here knows which one is running it.
 import './health.js';
 import './plan.js'; // GET/POST /api/plan, /api/graph, /api/index — dependency index, plans, preflight
-import './cascade.js'; // onRegistryEvent, /api/rebuilds, rebuild orchestrations and run activities
+import './cascade.js'; // onRegistryEvent, rebuild orchestrations and run activities
+import './rebuilds.js'; // /api/rebuilds: start, list, status, cancel
 import './nativeTriggers.js'; // activities for ACR's own base-image triggers (CASCADE_NATIVE_TRIGGERS)
 import './credentials.js'; // onVaultEvent, credential timer, /api/credentials, credential orchestration

@@ -9,7 +9,7 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext, type Timer } from '@azure/functions';
 import * as df from 'durable-functions';
 import { loadSettings, SettingsError, SETTING_SPECS } from '../config/settings.js';
-import { lazy } from '../activities/deps.js';
+import { planActivities } from './activities.js';
 import {
   ActivityNames,
   OrchestrationNames,
@@ -20,12 +20,9 @@ import {
   type RefreshIndexInput,
   type RemediateInput,
 } from '../activities/contracts.js';
-import { createPlanActivities } from '../activities/plan/index.js';
 import { AzureError, taskAddress } from '../azure/adapters.js';
 import { ImageRefError, isAncestorOrSelf, isDigest, parseImageRef, ResourceIdError } from '../domain/index.js';
 import { REFRESH_INDEX_INSTANCE_ID, refreshIndexOrchestration } from '../orchestrations/refreshIndex.js';
-
-const planActivities = lazy(createPlanActivities);
 
 // ---- responses -----------------------------------------------------------------------------------------------------
 

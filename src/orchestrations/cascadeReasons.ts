@@ -120,3 +120,11 @@ export function nativeTriggerDisabled(t: TaskWords, triggerName: string | undefi
     message: `ACR's base-image trigger${triggerName ? ` '${triggerName}'` : ''} of ${words(t)} was disabled (CASCADE_NATIVE_TRIGGERS=disable): acr-cascade is its only scheduler.`,
   };
 }
+
+export function preflightFailed(t: TaskWords, message: string): CascadeReason {
+  return {
+    code: 'PreflightFailed',
+    severity: 'blocking',
+    message: `The pre-run checks of ${words(t)} could not be made, so it was not run: ${message}`,
+  };
+}

@@ -3,16 +3,16 @@
 // and use a run it already started (`disable`). Under `adopt` a run that does not appear within the window is
 // scheduled as usual (exactly-once claims), so a task is never left without its run.
 // Pure: time from currentUtcDateTime, I/O only through activities.
-import type { OrchestrationContext, RetryOptions, Task } from 'durable-functions';
+import type { OrchestrationContext, Task } from 'durable-functions';
 import {
   NativeTriggerActivityNames,
   type CascadeReason,
   type DisableNativeTriggerInput,
-  type DisableNativeTriggerOutput,
   type FindNativeRunInput,
   type FindNativeRunOutput,
   type RebuildTaskInput,
 } from '../activities/contracts.js';
+import { callActivity } from './calls.js';
 import { nativeRunAdopted, nativeRunNotFound, nativeTriggerDisabled } from './cascadeReasons.js';
 
 export type NativeOutcome =
@@ -39,28 +39,19 @@ export function findNativeRunInput(input: RebuildTaskInput, now: Date): FindNati
 export function* nativeRunOrSchedule(
   context: OrchestrationContext,
   input: RebuildTaskInput,
-  retry: RetryOptions,
 ): Generator<Task, NativeOutcome, unknown> {
   const who = { taskName: input.planned.taskName, registryId: input.planned.registryId };
   const req = findNativeRunInput(input, context.df.currentUtcDateTime);
   if (!req) return { kind: 'schedule', reasons: [] };
   const probe = function* (): Generator<Task, FindNativeRunOutput, unknown> {
-    return (yield context.df.callActivityWithRetry(
-      NativeTriggerActivityNames.findNativeRun,
-      retry,
-      req,
-    )) as FindNativeRunOutput;
+    return yield* callActivity(context, NativeTriggerActivityNames.findNativeRun, req);
   };
   let found = yield* probe();
   if (found.policy === 'ignore' || !found.triggerEnabled) return { kind: 'schedule', reasons: [] };
 
   if (found.policy === 'disable') {
     const off: DisableNativeTriggerInput = { task: input.planned.task };
-    const out = (yield context.df.callActivityWithRetry(
-      NativeTriggerActivityNames.disableNativeTrigger,
-      retry,
-      off,
-    )) as DisableNativeTriggerOutput;
+    const out = yield* callActivity(context, NativeTriggerActivityNames.disableNativeTrigger, off);
     const reasons = out.changed ? [nativeTriggerDisabled(who, out.triggerName)] : [];
     // A run the trigger started before it was switched off is this update's run.
     if (found.willFire && !found.run) found = yield* probe();

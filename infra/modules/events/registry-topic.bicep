@@ -2,6 +2,9 @@
 // identity, used only to write dead-lettered events. Azure allows one system topic per source resource.
 param registryName string
 param topicName string
+
+@description('Region of the source: a system topic lives in its source\'s region (the caller reads it at run time).')
+param location string
 param tags object
 
 resource registry 'Microsoft.ContainerRegistry/registries@2023-07-01' existing = {
@@ -10,7 +13,7 @@ resource registry 'Microsoft.ContainerRegistry/registries@2023-07-01' existing =
 
 resource topic 'Microsoft.EventGrid/systemTopics@2025-02-15' = {
   name: topicName
-  location: registry.location
+  location: location
   tags: tags
   identity: {
     type: 'SystemAssigned'

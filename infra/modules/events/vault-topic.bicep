@@ -2,6 +2,9 @@
 // only to write dead-lettered events. Azure allows one system topic per source resource.
 param vaultName string
 param topicName string
+
+@description('Region of the source: a system topic lives in its source\'s region (the caller reads it at run time).')
+param location string
 param tags object
 
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
@@ -10,7 +13,7 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
 
 resource topic 'Microsoft.EventGrid/systemTopics@2025-02-15' = {
   name: topicName
-  location: vault.location
+  location: location
   tags: tags
   identity: {
     type: 'SystemAssigned'
