@@ -3,6 +3,7 @@
 // queue per process, shared by the plan routes, the cascade activities and the credential inventory.
 import { lazy } from '../activities/deps.js';
 import { createCredentialActivities } from '../activities/credentials/index.js';
+import { createNativeTriggerActivities } from '../activities/nativeTriggers/index.js';
 import { createPlanActivities } from '../activities/plan/index.js';
 import { createReportActivities } from '../activities/report/index.js';
 import { createRunActivities } from '../activities/runs/index.js';
@@ -10,6 +11,7 @@ import { createRunActivities } from '../activities/runs/index.js';
 export const planActivities = lazy(createPlanActivities);
 export const runActivities = lazy(createRunActivities);
 export const reportActivities = lazy(createReportActivities);
+export const nativeTriggerActivities = lazy(createNativeTriggerActivities);
 export const credentialActivities = lazy((deps) =>
   createCredentialActivities(deps, { index: () => planActivities().index() }),
 );

@@ -5,10 +5,7 @@ import {
   type DisableNativeTriggerInput,
   type FindNativeRunInput,
 } from '../activities/contracts.js';
-import { lazy } from '../activities/deps.js';
-import { createNativeTriggerActivities } from '../activities/nativeTriggers/index.js';
-
-const activities = lazy(createNativeTriggerActivities);
+import { nativeTriggerActivities as activities } from './activities.js';
 
 df.app.activity(NativeTriggerActivityNames.findNativeRun, {
   handler: (input: FindNativeRunInput) => activities().findNativeRun(input),
