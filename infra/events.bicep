@@ -52,7 +52,9 @@ var vaultEventTypes = [
   'Microsoft.KeyVault.SecretExpired'
 ]
 
-var subscriptionName = take('acr-cascade-${environmentName}', 64)
+// Event subscription names allow letters, digits and '-'; an azd environment name may also hold '_', '.', '(' and ')'.
+var safeEnvironmentName = replace(replace(replace(replace(environmentName, '_', '-'), '.', '-'), '(', '-'), ')', '-')
+var subscriptionName = take('acr-cascade-${safeEnvironmentName}', 64)
 var deadLetterStorageAccountId = resourceId('Microsoft.Storage/storageAccounts', storageAccountName)
 
 var topicRoleSpecs = map(systemTopicRoleAssignments, a => {

@@ -169,6 +169,14 @@ describeBicep('what the compiled events.bicep deploys with the parameters main.b
     }
   });
 
+  it('names event subscriptions with letters, digits and hyphens only, whatever the azd environment name', () => {
+    const odd = deployEvents(deployMain({ ...FULL_PARAMETERS, environmentName: 'team_a.prod(1)' }));
+    const names = odd.resources
+      .filter((r) => r.type === 'Microsoft.EventGrid/systemTopics/eventSubscriptions')
+      .map((r) => r.name.split('/')[1]);
+    expect(names).toEqual(['acr-cascade-team-a-prod-1-', 'acr-cascade-team-a-prod-1-']);
+  });
+
   it('takes exactly the parameters main.bicep outputs for the postdeploy hook', () => {
     const passed = Object.keys((main.outputs.CASCADE_EVENTS_PARAMETERS as { value: object }).value).sort();
     const declared = compiled('events').parameters as Record<string, { defaultValue?: unknown }>;
