@@ -149,6 +149,9 @@ param indexRefreshSchedule string = '0 */15 * * * *'
 @description('CASCADE_ARM_ENDPOINT: ARM endpoint; defaults to the endpoint of the cloud being deployed to.')
 param armEndpoint string = environment().resourceManager
 
+@description('CASCADE_ARM_AUDIENCE: ARM token audience; defaults to that of the cloud being deployed to.')
+param armAudience string = environment().resourceManager
+
 @description('CASCADE_KEYVAULT_VERIFY_CHALLENGE_RESOURCE: verify the Key Vault challenge resource (switch off only for vaults outside *.vault.azure.net-style domains).')
 param keyVaultVerifyChallengeResource bool = true
 
@@ -253,6 +256,7 @@ var cascadeSettings = {
   CASCADE_INDEX_REFRESH_SCHEDULE: indexRefreshSchedule
   CASCADE_NOTIFICATION_TOPIC_ENDPOINT: notificationTopic.outputs.endpoint
   CASCADE_ARM_ENDPOINT: armEndpoint
+  CASCADE_ARM_AUDIENCE: armAudience
   CASCADE_KEYVAULT_VERIFY_CHALLENGE_RESOURCE: keyVaultVerifyChallengeResource ? 'true' : 'false'
   CASCADE_TASK_HUB: taskHub
   AZURE_CLIENT_ID: appClientId
@@ -261,6 +265,8 @@ var cascadeSettings = {
 var hostSettings = {
   AzureWebJobsStorage__accountName: storage.outputs.name
   AzureWebJobsStorage__credential: 'managedidentity'
+  // The account's own table endpoint: right in sovereign clouds too (the app reads it before the account name).
+  AzureWebJobsStorage__tableServiceUri: storage.outputs.tableEndpoint
   APPLICATIONINSIGHTS_CONNECTION_STRING: monitoring.outputs.appInsightsConnectionString
 }
 
