@@ -268,6 +268,10 @@ var hostSettings = {
   // The account's own table endpoint: right in sovereign clouds too (the app reads it before the account name).
   AzureWebJobsStorage__tableServiceUri: storage.outputs.tableEndpoint
   APPLICATIONINSIGHTS_CONNECTION_STRING: monitoring.outputs.appInsightsConnectionString
+  // Entra ID ingestion with the app identity (Monitoring Metrics Publisher on the component).
+  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: useUserAssignedIdentity
+    ? 'Authorization=AAD;ClientId=${appClientId}'
+    : 'Authorization=AAD'
 }
 
 var identityHostSettings = useUserAssignedIdentity ? {
@@ -346,6 +350,7 @@ var rolesFor = {
   storage: filter(appRoleSpecs, r => r.scope == 'storage')
   topic: filter(appRoleSpecs, r => r.scope == 'topic')
   scheduler: filter(appRoleSpecs, r => r.scope == 'scheduler')
+  appInsights: filter(appRoleSpecs, r => r.scope == 'appInsights')
 }
 
 // Managed scopes come in three depths: /subscriptions/s, .../resourceGroups/rg, .../registries/r.
@@ -481,6 +486,15 @@ module topicRoles 'modules/rbac/topic-roles.bicep' = {
     topicName: notificationTopic.outputs.name
     principalId: appPrincipalId
     roles: rolesFor.topic
+  }
+}
+
+module appInsightsRoles 'modules/rbac/app-insights-roles.bicep' = {
+  name: 'rbac-appi-${resourceToken}'
+  params: {
+    appInsightsName: monitoring.outputs.appInsightsName
+    principalId: appPrincipalId
+    roles: rolesFor.appInsights
   }
 }
 

@@ -21,7 +21,7 @@ const DERIVED: Partial<Record<keyof Settings, string>> = {
 // App settings that belong to the Functions host or its extensions, not to the app's code.
 const HOST_SETTINGS = [
   /^AzureWebJobsStorage__(accountName|credential|clientId|tableServiceUri)$/,
-  /^APPLICATIONINSIGHTS_CONNECTION_STRING$/,
+  /^APPLICATIONINSIGHTS_(CONNECTION|AUTHENTICATION)_STRING$/,
   /^FUNCTIONS_(EXTENSION_VERSION|WORKER_RUNTIME)$/,
   /^WEBSITE_RUN_FROM_PACKAGE$/,
   /^DURABLE_TASK_SCHEDULER_CONNECTION_STRING$/,
@@ -105,9 +105,11 @@ describeBicep('app settings of the compiled main.bicep', () => {
     expect(defaults.AzureWebJobsStorage__credential).toBe('managedidentity');
     expect(defaults.AzureWebJobsStorage__accountName).toMatch(/^stcascade[a-z0-9]{13}$/);
     expect(defaults.AZURE_CLIENT_ID).toBe('');
+    expect(defaults.APPLICATIONINSIGHTS_AUTHENTICATION_STRING).toBe('Authorization=AAD');
     const user = appSettings(deployMain({ environmentName: 'dev', appIdentityType: 'UserAssigned' }));
     expect(user.AZURE_CLIENT_ID).toBe('<appIdentity.clientId>');
     expect(user.AzureWebJobsStorage__clientId).toBe(user.AZURE_CLIENT_ID);
+    expect(user.APPLICATIONINSIGHTS_AUTHENTICATION_STRING).toBe('Authorization=AAD;ClientId=<appIdentity.clientId>');
   });
 
   it('keep Flex Consumption free of the settings it rejects; Elastic Premium gets them', () => {
