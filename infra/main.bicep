@@ -158,6 +158,9 @@ param indexRefreshSchedule string = '0 */15 * * * *'
 @description('CASCADE_ARM_ENDPOINT: ARM endpoint; defaults to the endpoint of the cloud being deployed to.')
 param armEndpoint string = environment().resourceManager
 
+@description('CASCADE_ARM_AUDIENCE: ARM token audience; defaults to that of the cloud being deployed to.')
+param armAudience string = environment().resourceManager
+
 @description('CASCADE_KEYVAULT_VERIFY_CHALLENGE_RESOURCE: verify the Key Vault challenge resource (switch off only for vaults outside *.vault.azure.net-style domains).')
 param keyVaultVerifyChallengeResource bool = true
 
@@ -264,6 +267,7 @@ var cascadeSettings = {
   CASCADE_INDEX_REFRESH_SCHEDULE: indexRefreshSchedule
   CASCADE_NOTIFICATION_TOPIC_ENDPOINT: notificationTopic.outputs.endpoint
   CASCADE_ARM_ENDPOINT: armEndpoint
+  CASCADE_ARM_AUDIENCE: armAudience
   CASCADE_KEYVAULT_VERIFY_CHALLENGE_RESOURCE: keyVaultVerifyChallengeResource ? 'true' : 'false'
   CASCADE_TASK_HUB: taskHub
   AZURE_CLIENT_ID: appClientId
@@ -272,7 +276,13 @@ var cascadeSettings = {
 var hostSettings = {
   AzureWebJobsStorage__accountName: storage.outputs.name
   AzureWebJobsStorage__credential: 'managedidentity'
+  // The account's own table endpoint: right in sovereign clouds too (the app reads it before the account name).
+  AzureWebJobsStorage__tableServiceUri: storage.outputs.tableEndpoint
   APPLICATIONINSIGHTS_CONNECTION_STRING: monitoring.outputs.appInsightsConnectionString
+  // Entra ID ingestion with the app identity (Monitoring Metrics Publisher on the component).
+  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: useUserAssignedIdentity
+    ? 'Authorization=AAD;ClientId=${appClientId}'
+    : 'Authorization=AAD'
 }
 
 var identityHostSettings = useUserAssignedIdentity ? {
@@ -351,6 +361,7 @@ var rolesFor = {
   storage: filter(appRoleSpecs, r => r.scope == 'storage')
   topic: filter(appRoleSpecs, r => r.scope == 'topic')
   scheduler: filter(appRoleSpecs, r => r.scope == 'scheduler')
+  appInsights: filter(appRoleSpecs, r => r.scope == 'appInsights')
 }
 
 // Managed scopes come in three depths: /subscriptions/s, .../resourceGroups/rg, .../registries/r.
@@ -486,6 +497,15 @@ module topicRoles 'modules/rbac/topic-roles.bicep' = {
     topicName: notificationTopic.outputs.name
     principalId: appPrincipalId
     roles: rolesFor.topic
+  }
+}
+
+module appInsightsRoles 'modules/rbac/app-insights-roles.bicep' = {
+  name: 'rbac-appi-${resourceToken}'
+  params: {
+    appInsightsName: monitoring.outputs.appInsightsName
+    principalId: appPrincipalId
+    roles: rolesFor.appInsights
   }
 }
 

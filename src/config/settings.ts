@@ -35,6 +35,8 @@ export interface Settings {
   notificationTopicEndpoint: string;
   /** ARM endpoint (public cloud by default). */
   armEndpoint: string;
+  /** Token audience of ARM (the cloud's own: sovereign clouds differ); scope `<audience>/.default`. */
+  armAudience: string;
   /** Key Vault challenge resource verification; switch off only for endpoints not under *.vault.azure.net. */
   keyVaultVerifyChallengeResource: boolean;
   /** Client id of a user-assigned identity for the app; empty = system-assigned. */
@@ -130,6 +132,11 @@ export const SETTING_SPECS = {
     description: 'Event Grid topic endpoint for outbound CloudEvents',
   },
   armEndpoint: { env: 'CASCADE_ARM_ENDPOINT', default: 'https://management.azure.com', description: 'ARM endpoint' },
+  armAudience: {
+    env: 'CASCADE_ARM_AUDIENCE',
+    default: 'https://management.azure.com',
+    description: 'ARM token audience (the cloud being used)',
+  },
   keyVaultVerifyChallengeResource: {
     env: 'CASCADE_KEYVAULT_VERIFY_CHALLENGE_RESOURCE',
     default: 'true',
@@ -247,6 +254,7 @@ export function loadSettings(env: Env = process.env): Settings {
     indexRefreshSchedule: cron(env, 'indexRefreshSchedule'),
     notificationTopicEndpoint: url(env, 'notificationTopicEndpoint', true),
     armEndpoint: url(env, 'armEndpoint', false),
+    armAudience: url(env, 'armAudience', false),
     keyVaultVerifyChallengeResource: bool(env, 'keyVaultVerifyChallengeResource'),
     appIdentityClientId: raw(env, 'appIdentityClientId'),
     storageConnection: raw(env, 'storageConnection'),

@@ -97,6 +97,10 @@ describeBicep('what the compiled main.bicep deploys', () => {
     );
   });
 
+  it('takes telemetry into Application Insights with Entra ID only (no key-based ingestion)', () => {
+    expect(of('Microsoft.Insights/components')).toMatchObject([{ properties: { DisableLocalAuth: true } }]);
+  });
+
   it('publishes outbound CloudEvents to a custom topic without local auth', () => {
     expect(of('Microsoft.EventGrid/topics')).toMatchObject([
       { properties: { inputSchema: 'CloudEventSchemaV1_0', disableLocalAuth: true } },
