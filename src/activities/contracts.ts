@@ -288,6 +288,8 @@ export interface CascadeInput {
   generation?: number;
   /** HTTP rebuild by image: the reference as requested (the digest is optional there). */
   requestedImage?: { ref: string; digest?: string };
+  /** Who asked (HTTP): the signed-in principal or "function key holder", recorded in the instance input. */
+  requestedBy?: string;
 }
 
 export interface CascadeResult {

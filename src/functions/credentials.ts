@@ -17,7 +17,8 @@ import { randomUUID } from 'node:crypto';
 import * as df from 'durable-functions';
 import { loadSettings, SETTING_SPECS, type Settings } from '../config/settings.js';
 import { classifyVaultEvent, type VaultSecretEvent } from '../domain/index.js';
-import { invalid, route } from '../http/errors.js';
+import { invalid, apiAuthLevel, callerOf, route } from '../http/errors.js';
+import { describeCaller, ROLES } from '../http/auth.js';
 import * as v from '../http/validate.js';
 import { logger } from '../telemetry/log.js';
 import { statusOf } from './durable.js';
@@ -190,15 +191,22 @@ export async function postCredentialCheck(request: HttpRequest, context: Invocat
   const settings = loadSettings();
   const scope = parseCheckRequest(await v.jsonObject(request, ['tasks', 'secret'], true), settings);
   const client = df.getClient(context);
+  const requestedBy = describeCaller(callerOf(request));
   let checkId: string | undefined;
   let alreadyRunning = false;
   if (scope.kind === 'all') {
-    const r = await startFullCheck(client, 'http', settings.secretWarningDays);
+    const r = await startFullCheck(client, 'http', settings.secretWarningDays, requestedBy);
     checkId = r.checkId;
     alreadyRunning = !r.started;
   } else {
     checkId = newCheckId('http');
-    const input: CredentialCheckInput = { scope, trigger: 'http', warningDays: settings.secretWarningDays, checkId };
+    const input: CredentialCheckInput = {
+      scope,
+      trigger: 'http',
+      warningDays: settings.secretWarningDays,
+      checkId,
+      requestedBy,
+    };
     await client.startNew(OrchestrationNames.credentialCheck, { instanceId: checkId, input });
   }
   logger(context, checkId ? { checkId } : {}).info('credentialCheck.requested', `credential check requested`, {
@@ -257,13 +265,13 @@ app.eventGrid('onVaultEvent', { extraInputs: [df.input.durableClient()], handler
 app.http('postCredentialCheck', {
   route: 'credentials/check',
   methods: ['POST'],
-  authLevel: 'function',
+  authLevel: apiAuthLevel(),
   extraInputs: [df.input.durableClient()],
-  handler: route(postCredentialCheck),
+  handler: route(ROLES.operator, postCredentialCheck),
 });
 app.http('getCredentials', {
   route: 'credentials',
   methods: ['GET'],
-  authLevel: 'function',
-  handler: route(getCredentials),
+  authLevel: apiAuthLevel(),
+  handler: route(ROLES.reader, getCredentials),
 });

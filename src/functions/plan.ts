@@ -19,14 +19,14 @@ import {
   type RefreshIndexInput,
   type RemediateInput,
 } from '../activities/contracts.js';
-import { ApiError, invalid, route } from '../http/errors.js';
+import { ApiError, invalid, apiAuthLevel, route } from '../http/errors.js';
+import { ROLES } from '../http/auth.js';
 import { planBody } from '../http/shapes.js';
 import { cascadeStatus } from '../http/status.js';
 import * as v from '../http/validate.js';
 import { logger } from '../telemetry/log.js';
 import { REFRESH_INDEX_INSTANCE_ID, refreshIndexOrchestration } from '../orchestrations/refreshIndex.js';
 import { statusOf } from './durable.js';
-
 
 export { planBody };
 
@@ -143,23 +143,43 @@ function refreshSchedule(): string {
 
 // ---- registrations -------------------------------------------------------------------------------------------------
 
-app.http('getPlan', { route: 'plan', methods: ['GET'], authLevel: 'function', handler: route(getPlan) });
-app.http('postPlan', { route: 'plan', methods: ['POST'], authLevel: 'function', handler: route(postPlan) });
-app.http('getGraph', { route: 'graph', methods: ['GET'], authLevel: 'function', handler: route(getGraph) });
-app.http('getIndex', { route: 'index', methods: ['GET'], authLevel: 'function', handler: route(getIndex) });
+app.http('getPlan', {
+  route: 'plan',
+  methods: ['GET'],
+  authLevel: apiAuthLevel(),
+  handler: route(ROLES.reader, getPlan),
+});
+app.http('postPlan', {
+  route: 'plan',
+  methods: ['POST'],
+  authLevel: apiAuthLevel(),
+  handler: route(ROLES.reader, postPlan),
+});
+app.http('getGraph', {
+  route: 'graph',
+  methods: ['GET'],
+  authLevel: apiAuthLevel(),
+  handler: route(ROLES.reader, getGraph),
+});
+app.http('getIndex', {
+  route: 'index',
+  methods: ['GET'],
+  authLevel: apiAuthLevel(),
+  handler: route(ROLES.reader, getIndex),
+});
 app.http('postIndexRefresh', {
   route: 'index/refresh',
   methods: ['POST'],
-  authLevel: 'function',
+  authLevel: apiAuthLevel(),
   extraInputs: [df.input.durableClient()],
-  handler: route(postIndexRefresh),
+  handler: route(ROLES.operator, postIndexRefresh),
 });
 app.http('getIndexRefresh', {
   route: 'index/refresh',
   methods: ['GET'],
-  authLevel: 'function',
+  authLevel: apiAuthLevel(),
   extraInputs: [df.input.durableClient()],
-  handler: route(getIndexRefresh),
+  handler: route(ROLES.reader, getIndexRefresh),
 });
 app.timer('indexRefreshTimer', {
   schedule: refreshSchedule(),

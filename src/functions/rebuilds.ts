@@ -11,16 +11,17 @@
 import { randomUUID } from 'node:crypto';
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
+import { ContinuationError } from '../activities/report/index.js';
 import { planActivities, reportActivities } from './activities.js';
 import { loadSettings, type Settings } from '../config/settings.js';
 import { CANCEL_EVENT, OrchestrationNames, type CascadeInput, type CascadeResult } from '../activities/contracts.js';
-import { ApiError, route } from '../http/errors.js';
+import { ApiError, apiAuthLevel, callerOf, route } from '../http/errors.js';
+import { authorize, describeCaller, ROLES } from '../http/auth.js';
 import { planBody } from '../http/shapes.js';
-import { cascadeStatus, recordedStatus, runtimeStatusesFor } from '../http/status.js';
+import { ACTIVE_STATUSES, cascadeStatus, recordedStatus, type CascadeStatus } from '../http/status.js';
 import * as v from '../http/validate.js';
 import { logger } from '../telemetry/log.js';
 import { ACTIVE, cascadeInputFrom, statusOf } from './durable.js';
-
 
 function registryNameOf(id: string): string {
   return (id.replace(/\/+$/, '').split('/').pop() ?? '').toLowerCase();
@@ -74,10 +75,14 @@ export async function postRebuild(req: HttpRequest, context: InvocationContext):
     });
     return { status: 200, jsonBody: { dryRun: true, plan: planBody(plan) } };
   }
+  // A dry run is a read (Reader); starting a cascade needs Operator.
+  const caller = callerOf(req);
+  authorize(caller, ROLES.operator);
   const input: CascadeInput = {
     ...cascadeInputFrom(settings, 'http'),
     ...(parsed.image ? { requestedImage: parsed.image } : {}),
     ...(parsed.tasks ? { tasks: parsed.tasks } : {}),
+    requestedBy: describeCaller(caller),
   };
   const id = `rebuild-${randomUUID()}`;
   await df.getClient(context).startNew(OrchestrationNames.rebuildCascade, { instanceId: id, input });
@@ -96,9 +101,10 @@ function notFound(id: string): ApiError {
 
 export async function getRebuild(req: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   const id = v.instanceId(req.params.id);
-  const durable = await statusOf(df.getClient(context), id);
+  const durable = await statusOf(df.getClient(context), id, true);
   if (durable && durable.name === OrchestrationNames.rebuildCascade) {
     const output = durable.output as CascadeResult | null | undefined;
+    const requestedBy = (durable.input as Partial<CascadeInput> | null | undefined)?.requestedBy;
     const status = cascadeStatus(durable.runtimeStatus, output);
     return {
       status: 200,
@@ -109,6 +115,7 @@ export async function getRebuild(req: HttpRequest, context: InvocationContext): 
         runtimeStatus: status,
         createdTime: durable.createdTime,
         lastUpdatedTime: durable.lastUpdatedTime,
+        ...(requestedBy ? { requestedBy } : {}),
         progress: durable.customStatus ?? null,
         ...(output && typeof output === 'object' ? { result: output, tasks: output.tasks, totals: output.totals } : {}),
       },
@@ -123,28 +130,69 @@ export async function getRebuild(req: HttpRequest, context: InvocationContext): 
   };
 }
 
+/**
+ * Running cascades first (first page only; a query for active instances costs O(work in flight)), then ended ones
+ * from the app's own history table, newest first, one page at a time (`top`, `continuation`): the cost does not grow
+ * with how many instances the task hub holds.
+ */
 export async function listRebuilds(req: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   const statuses = v.cascadeStatuses(req);
   const top = v.top(req.query.get('top'));
-  const runtime = [...new Set(statuses.flatMap(runtimeStatusesFor))];
-  const found = await df
-    .getClient(context)
-    .getStatusBy(runtime.length > 0 ? { runtimeStatus: runtime as df.OrchestrationRuntimeStatus[] } : {});
-  const cascades = found
-    .filter((s) => s.name === OrchestrationNames.rebuildCascade)
-    .map((s) => ({ s, status: cascadeStatus(s.runtimeStatus, s.output) }))
-    .filter(({ status }) => statuses.length === 0 || statuses.includes(status))
-    .sort((a, b) => new Date(b.s.createdTime).getTime() - new Date(a.s.createdTime).getTime())
-    .slice(0, top)
-    .map(({ s, status }) => ({
-      id: s.instanceId,
-      status,
-      runtimeStatus: status,
-      createdTime: s.createdTime,
-      lastUpdatedTime: s.lastUpdatedTime,
-      progress: s.customStatus ?? null,
-    }));
-  return { status: 200, jsonBody: { cascades } };
+  const continuation = v.continuation(req.query.get('continuation'));
+  const wanted = (s: CascadeStatus) => statuses.length === 0 || statuses.includes(s);
+  const cascades: Record<string, unknown>[] = [];
+  if (!continuation && (statuses.length === 0 || statuses.some((s) => ACTIVE_STATUSES.includes(s)))) {
+    const found = await df.getClient(context).getStatusBy({
+      runtimeStatus: [...ACTIVE] as df.OrchestrationRuntimeStatus[],
+    });
+    const active = found
+      .filter((s) => s.name === OrchestrationNames.rebuildCascade)
+      .map((s) => ({ s, status: cascadeStatus(s.runtimeStatus, s.output) }))
+      .filter(({ status }) => wanted(status))
+      .sort((a, b) => new Date(b.s.createdTime).getTime() - new Date(a.s.createdTime).getTime())
+      .slice(0, top);
+    for (const { s, status } of active) {
+      cascades.push({
+        id: s.instanceId,
+        status,
+        runtimeStatus: status,
+        createdTime: s.createdTime,
+        lastUpdatedTime: s.lastUpdatedTime,
+        progress: s.customStatus ?? null,
+      });
+    }
+  }
+  let next: string | undefined;
+  const ended = statuses.filter((s) => !ACTIVE_STATUSES.includes(s));
+  const room = top - cascades.length;
+  if (room > 0 && (statuses.length === 0 || ended.length > 0)) {
+    let page;
+    try {
+      page = await reportActivities().listCascades({
+        top: room,
+        status: ended,
+        ...(continuation ? { continuation } : {}),
+      });
+    } catch (err) {
+      if (err instanceof ContinuationError) throw new ApiError('InvalidInput', err.message, 'continuation');
+      throw err;
+    }
+    for (const c of page.cascades) {
+      const status = recordedStatus(c.status);
+      cascades.push({
+        id: c.cascadeId,
+        status,
+        runtimeStatus: status,
+        createdTime: c.startedAt,
+        lastUpdatedTime: c.finishedAt,
+        image: c.image ?? null,
+        totals: c.totals,
+        trigger: c.trigger,
+      });
+    }
+    next = page.continuation;
+  }
+  return { status: 200, jsonBody: { cascades, ...(next ? { continuation: next } : {}) } };
 }
 
 export async function cancelRebuild(req: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
@@ -169,28 +217,28 @@ const durableInput = [df.input.durableClient()];
 app.http('rebuildsPost', {
   route: 'rebuilds',
   methods: ['POST'],
-  authLevel: 'function',
+  authLevel: apiAuthLevel(),
   extraInputs: durableInput,
-  handler: route(postRebuild),
+  handler: route(ROLES.reader, postRebuild),
 });
 app.http('rebuildsList', {
   route: 'rebuilds',
   methods: ['GET'],
-  authLevel: 'function',
+  authLevel: apiAuthLevel(),
   extraInputs: durableInput,
-  handler: route(listRebuilds),
+  handler: route(ROLES.reader, listRebuilds),
 });
 app.http('rebuildsGet', {
   route: 'rebuilds/{id}',
   methods: ['GET'],
-  authLevel: 'function',
+  authLevel: apiAuthLevel(),
   extraInputs: durableInput,
-  handler: route(getRebuild),
+  handler: route(ROLES.reader, getRebuild),
 });
 app.http('rebuildsCancel', {
   route: 'rebuilds/{id}/cancel',
   methods: ['POST'],
-  authLevel: 'function',
+  authLevel: apiAuthLevel(),
   extraInputs: durableInput,
-  handler: route(cancelRebuild),
+  handler: route(ROLES.operator, cancelRebuild),
 });

@@ -2,7 +2,8 @@
 // that follows from the code (docs/operations.md lists them). Handlers throw ApiError; `route` turns it — and the
 // known failures from below (settings, Azure calls) — into that shape, so no route builds an error body by hand.
 import type { HttpHandler, HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
-import { SettingsError } from '../config/settings.js';
+import { loadSettings, SettingsError } from '../config/settings.js';
+import { authenticate, authorize, type Caller, type Role } from './auth.js';
 import { AzureError } from '../azure/adapters.js';
 import { logger } from '../telemetry/log.js';
 
@@ -55,7 +56,11 @@ export function errorResponse(err: ApiError): HttpResponseInit {
   const body: ErrorBody = {
     error: { code: err.code, message: err.message, ...(err.field ? { field: err.field } : {}) },
   };
-  return { status: err.status, jsonBody: body };
+  return {
+    status: err.status,
+    jsonBody: body,
+    ...(err.code === 'Unauthenticated' ? { headers: { 'WWW-Authenticate': 'Bearer' } } : {}),
+  };
 }
 
 /** Known failures → ApiError; anything else → undefined (a defect). */
@@ -74,13 +79,39 @@ export function toApiError(err: unknown): ApiError | undefined {
   return undefined;
 }
 
+const callers = new WeakMap<HttpRequest, Caller>();
+
+/** The authenticated caller of a request that passed `route` (who started a cascade or check is recorded). */
+export function callerOf(req: HttpRequest): Caller {
+  const c = callers.get(req);
+  if (!c) throw new Error('callerOf: the request did not pass route()');
+  return c;
+}
+
 /**
- * Wraps a route handler: ApiError and known failures become the error body; an unexpected error is logged with the
- * invocation id and answered as InternalError without its text (it may quote inputs or upstream bodies).
+ * Host-level auth of the API routes, read at registration: with function keys the host checks the key; with Entra ID
+ * the route is anonymous at the host and `route` checks the bearer token. Invalid settings stay closed (keys).
  */
-export function route(handler: HttpHandler): HttpHandler {
+export function apiAuthLevel(): 'function' | 'anonymous' {
+  try {
+    return loadSettings().apiAuth === 'entra' ? 'anonymous' : 'function';
+  } catch {
+    return 'function';
+  }
+}
+
+/**
+ * Wraps a route handler: authenticates the caller in the configured mode and requires the app role the route needs
+ * (Operator for anything that starts, cancels or changes); ApiError and known failures become the error body; an
+ * unexpected error is logged with the invocation id and answered as InternalError without its text (it may quote
+ * inputs or upstream bodies).
+ */
+export function route(role: Role, handler: HttpHandler): HttpHandler {
   return async (req: HttpRequest, context: InvocationContext) => {
     try {
+      const caller = await authenticate(req, loadSettings());
+      authorize(caller, role);
+      callers.set(req, caller);
       return await handler(req, context);
     } catch (err) {
       const api = toApiError(err);

@@ -58,3 +58,6 @@ export function runtimeStatusesFor(s: CascadeStatus): string[] {
 export function recordedStatus(s: string): CascadeStatus {
   return (CASCADE_STATUSES as readonly string[]).includes(s) ? (s as CascadeStatus) : 'Completed';
 }
+
+/** The API statuses of cascades still in flight (listed first, from the durable runtime). */
+export const ACTIVE_STATUSES: readonly CascadeStatus[] = ['Pending', 'Running', 'Suspended'];

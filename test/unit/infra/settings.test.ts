@@ -44,13 +44,17 @@ describeBicep('app settings of the compiled main.bicep', () => {
 
   it('default like the app (the ARM endpoint: the cloud deployed to)', () => {
     const differences = specs
-      .filter(([key]) => !DERIVED[key] && key !== 'armEndpoint')
+      .filter(([key]) => !DERIVED[key] && !['armEndpoint', 'authorityHost', 'apiTenantId'].includes(key))
       .filter(([, spec]) => defaults[spec.env] !== spec.default)
       .map(([, spec]) => `${spec.env}: template '${defaults[spec.env]}', app '${spec.default}'`);
     expect(differences).toEqual([]);
     expect(defaults.CASCADE_ARM_ENDPOINT).toBe('https://management.azure.com/');
     const gov = appSettings(deployMain({ environmentName: 'dev' }, { environment: US_GOVERNMENT_CLOUD }));
     expect(gov.CASCADE_ARM_ENDPOINT).toBe('https://management.usgovcloudapi.net/');
+    // Entra ID: the cloud's authority host and the deployment's tenant unless told otherwise.
+    expect(defaults.CASCADE_AUTHORITY_HOST).toBe('https://login.microsoftonline.com/');
+    expect(gov.CASCADE_AUTHORITY_HOST).toBe('https://login.microsoftonline.us/');
+    expect(defaults.CASCADE_API_TENANT_ID).toMatch(/^[0-9a-f-]{36}$/);
   });
 
   it('carry each parameter into its setting, in a form the app accepts', () => {
