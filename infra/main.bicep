@@ -167,6 +167,19 @@ param keyVaultVerifyChallengeResource bool = true
 @description('CASCADE_TASK_HUB: Durable task hub name (also the Durable Task Scheduler task hub).')
 param taskHub string = 'AcrCascade'
 
+@description('CASCADE_API_AUTH: how API callers authenticate: entra (Entra ID tokens with the Cascade.Reader / Cascade.Operator app roles) or keys (function keys; an opt-in for automation).')
+@allowed(['entra', 'keys'])
+param apiAuth string = 'entra'
+
+@description('CASCADE_API_AUDIENCE: application (client) id of the API app registration (docs/deploy.md creates it). Required with apiAuth entra.')
+param apiAudience string = ''
+
+@description('CASCADE_API_TENANT_ID: tenant whose tokens the API accepts. Empty: the tenant of this deployment.')
+param apiTenantId string = ''
+
+@description('CASCADE_AUTHORITY_HOST: Entra ID authority host; defaults to the one of the cloud being deployed to.')
+param authorityHost string = environment().authentication.loginEndpoint
+
 // ---------------------------------------------------------------------------------------------------------------
 // Names
 // ---------------------------------------------------------------------------------------------------------------
@@ -270,6 +283,10 @@ var cascadeSettings = {
   CASCADE_ARM_AUDIENCE: armAudience
   CASCADE_KEYVAULT_VERIFY_CHALLENGE_RESOURCE: keyVaultVerifyChallengeResource ? 'true' : 'false'
   CASCADE_TASK_HUB: taskHub
+  CASCADE_API_AUTH: apiAuth
+  CASCADE_API_AUDIENCE: apiAudience
+  CASCADE_API_TENANT_ID: empty(apiTenantId) ? tenant().tenantId : apiTenantId
+  CASCADE_AUTHORITY_HOST: authorityHost
   AZURE_CLIENT_ID: appClientId
 }
 

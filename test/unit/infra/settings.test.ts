@@ -44,7 +44,7 @@ describeBicep('app settings of the compiled main.bicep', () => {
 
   it('default like the app (the ARM endpoint: the cloud deployed to)', () => {
     const differences = specs
-      .filter(([key]) => !DERIVED[key] && key !== 'armEndpoint' && key !== 'armAudience')
+      .filter(([key]) => !DERIVED[key] && !['armEndpoint', 'armAudience', 'authorityHost', 'apiTenantId'].includes(key))
       .filter(([, spec]) => defaults[spec.env] !== spec.default)
       .map(([, spec]) => `${spec.env}: template '${defaults[spec.env]}', app '${spec.default}'`);
     expect(differences).toEqual([]);
@@ -60,6 +60,10 @@ describeBicep('app settings of the compiled main.bicep', () => {
     expect(gov.AzureWebJobsStorage__tableServiceUri).toMatch(
       /Microsoft\.Storage\/storageAccounts\/.*primaryEndpoints\.table>$/,
     );
+    // Entra ID: the cloud's authority host and the deployment's tenant unless told otherwise.
+    expect(defaults.CASCADE_AUTHORITY_HOST).toBe('https://login.microsoftonline.com/');
+    expect(gov.CASCADE_AUTHORITY_HOST).toBe('https://login.microsoftonline.us/');
+    expect(defaults.CASCADE_API_TENANT_ID).toMatch(/^[0-9a-f-]{36}$/);
   });
 
   it('carry each parameter into its setting, in a form the app accepts', () => {
