@@ -395,8 +395,11 @@ describe('Key Vault event webhook', () => {
     expect(all.find((i) => i.instanceId === `credential-check-event-${forged}`)).toBeUndefined();
     const again = await durable<InstanceStatus>(`/instances/credential-check-event-${id}`);
     expect(again.output!.startedAt).toBe(first.output!.startedAt);
-    expect(hostLogs.some((l) => l.includes(`onVaultEvent ${forged}: ignore`))).toBe(true);
-    expect(hostLogs.some((l) => l.includes(`onVaultEvent ${id}: redelivery`))).toBe(true);
+    // Structured records: the event name and the event id as a dimension.
+    const logged = (event: string, eventId: string) =>
+      hostLogs.some((l) => l.includes(`"event":"${event}"`) && l.includes(`"eventId":"${eventId}"`));
+    expect(logged('vaultEvent.ignore', forged)).toBe(true);
+    expect(logged('vaultEvent.redelivered', id)).toBe(true);
   });
 });
 
