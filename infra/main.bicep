@@ -180,6 +180,12 @@ param apiTenantId string = ''
 @description('CASCADE_AUTHORITY_HOST: Entra ID authority host; defaults to the one of the cloud being deployed to.')
 param authorityHost string = environment().authentication.loginEndpoint
 
+@description('Alerts: an existing action group resource id (wins), or an email for a new one; both empty = no alerts.')
+param alertActionGroupId string = ''
+param alertEmail string = ''
+@description('Event Grid system topic ids whose dead-lettered events raise an alert.')
+param alertEventGridSystemTopicIds array = []
+
 // ---------------------------------------------------------------------------------------------------------------
 // Names
 // ---------------------------------------------------------------------------------------------------------------
@@ -214,6 +220,20 @@ module monitoring 'modules/monitoring.bicep' = {
     appInsightsName: 'appi-acr-cascade-${resourceToken}'
     retentionInDays: logRetentionInDays
   }
+}
+
+module alerts 'modules/alerts.bicep' = {
+  name: 'alerts-${resourceToken}'
+  params: {
+    location: location
+    tags: allTags
+    namePrefix: 'acr-cascade-${resourceToken}'
+    appInsightsId: resourceId('Microsoft.Insights/components', 'appi-acr-cascade-${resourceToken}')
+    actionGroupId: alertActionGroupId
+    alertEmail: alertEmail
+    eventGridSystemTopicIds: alertEventGridSystemTopicIds
+  }
+  dependsOn: [monitoring]
 }
 
 module storage 'modules/storage.bicep' = {
