@@ -99,6 +99,17 @@ param watchedRegistries array = []
 @description('CASCADE_WATCHED_VAULTS: Key Vaults (ARM ids) whose secret events may start credential checks.')
 param watchedVaults array = []
 
+// What the app may read (the lists above: reader roles, app settings) is separate from where Event Grid system topics
+// are created (these lists): a vault the app must read for preflight may already have a system topic of its own.
+@description('Watched registries (ARM ids, a subset of watchedRegistries) whose events are subscribed to (events.bicep).')
+param eventRegistries array = watchedRegistries
+
+@description('Watched vaults (ARM ids, a subset of watchedVaults) whose events are subscribed to (events.bicep).')
+param eventVaults array = watchedVaults
+
+@description('Existing system topics to subscribe through instead of creating one (Azure allows one per source): source ARM id (lower case) -> topic name. The topic must have a system-assigned identity.')
+param existingSystemTopics object = {}
+
 @description('CASCADE_MANAGED_SCOPES: subscriptions, resource groups or registries (ARM ids) whose ACR tasks are managed.')
 param managedScopes array = []
 
@@ -605,10 +616,13 @@ output CASCADE_EVENTS_PARAMETERS object = {
     value: deadLetterContainerName
   }
   watchedRegistries: {
-    value: watchedRegistries
+    value: eventRegistries
   }
   watchedVaults: {
-    value: watchedVaults
+    value: eventVaults
+  }
+  existingSystemTopics: {
+    value: existingSystemTopics
   }
   tags: {
     value: allTags
