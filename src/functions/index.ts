@@ -1,5 +1,6 @@
 // The app's entry point (package.json "main"): importing a module registers its functions with @azure/functions.
 // Core Tools and the local host both load this file; nothing here knows which one is running it.
+import './hooks.js'; // activities log through their invocation context
 import './health.js';
 import './plan.js'; // GET/POST /api/plan, /api/graph, /api/index — dependency index, plans, preflight
 import './cascade.js'; // onRegistryEvent, rebuild orchestrations and run activities
