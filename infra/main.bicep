@@ -99,6 +99,17 @@ param watchedRegistries array = []
 @description('CASCADE_WATCHED_VAULTS: Key Vaults (ARM ids) whose secret events may start credential checks.')
 param watchedVaults array = []
 
+// What the app may read (the lists above: reader roles, app settings) is separate from where Event Grid system topics
+// are created (these lists): a vault the app must read for preflight may already have a system topic of its own.
+@description('Watched registries (ARM ids, a subset of watchedRegistries) whose events are subscribed to (events.bicep).')
+param eventRegistries array = watchedRegistries
+
+@description('Watched vaults (ARM ids, a subset of watchedVaults) whose events are subscribed to (events.bicep).')
+param eventVaults array = watchedVaults
+
+@description('Existing system topics to subscribe through instead of creating one (Azure allows one per source): source ARM id (lower case) -> topic name. The topic must have a system-assigned identity.')
+param existingSystemTopics object = {}
+
 @description('CASCADE_MANAGED_SCOPES: subscriptions, resource groups or registries (ARM ids) whose ACR tasks are managed.')
 param managedScopes array = []
 
@@ -158,11 +169,27 @@ param indexRefreshSchedule string = '0 */15 * * * *'
 @description('CASCADE_ARM_ENDPOINT: ARM endpoint; defaults to the endpoint of the cloud being deployed to.')
 param armEndpoint string = environment().resourceManager
 
+@description('CASCADE_ARM_AUDIENCE: ARM token audience; defaults to that of the cloud being deployed to.')
+param armAudience string = environment().resourceManager
+
 @description('CASCADE_KEYVAULT_VERIFY_CHALLENGE_RESOURCE: verify the Key Vault challenge resource (switch off only for vaults outside *.vault.azure.net-style domains).')
 param keyVaultVerifyChallengeResource bool = true
 
 @description('CASCADE_TASK_HUB: Durable task hub name (also the Durable Task Scheduler task hub).')
 param taskHub string = 'AcrCascade'
+
+@description('CASCADE_API_AUTH: how API callers authenticate: entra (Entra ID tokens with the Cascade.Reader / Cascade.Operator app roles) or keys (function keys; an opt-in for automation).')
+@allowed(['entra', 'keys'])
+param apiAuth string = 'entra'
+
+@description('CASCADE_API_AUDIENCE: application (client) id of the API app registration (docs/deploy.md creates it). Required with apiAuth entra.')
+param apiAudience string = ''
+
+@description('CASCADE_API_TENANT_ID: tenant whose tokens the API accepts. Empty: the tenant of this deployment.')
+param apiTenantId string = ''
+
+@description('CASCADE_AUTHORITY_HOST: Entra ID authority host; defaults to the one of the cloud being deployed to.')
+param authorityHost string = environment().authentication.loginEndpoint
 
 // ---------------------------------------------------------------------------------------------------------------
 // Names
@@ -264,15 +291,26 @@ var cascadeSettings = {
   CASCADE_INDEX_REFRESH_SCHEDULE: indexRefreshSchedule
   CASCADE_NOTIFICATION_TOPIC_ENDPOINT: notificationTopic.outputs.endpoint
   CASCADE_ARM_ENDPOINT: armEndpoint
+  CASCADE_ARM_AUDIENCE: armAudience
   CASCADE_KEYVAULT_VERIFY_CHALLENGE_RESOURCE: keyVaultVerifyChallengeResource ? 'true' : 'false'
   CASCADE_TASK_HUB: taskHub
+  CASCADE_API_AUTH: apiAuth
+  CASCADE_API_AUDIENCE: apiAudience
+  CASCADE_API_TENANT_ID: empty(apiTenantId) ? tenant().tenantId : apiTenantId
+  CASCADE_AUTHORITY_HOST: authorityHost
   AZURE_CLIENT_ID: appClientId
 }
 
 var hostSettings = {
   AzureWebJobsStorage__accountName: storage.outputs.name
   AzureWebJobsStorage__credential: 'managedidentity'
+  // The account's own table endpoint: right in sovereign clouds too (the app reads it before the account name).
+  AzureWebJobsStorage__tableServiceUri: storage.outputs.tableEndpoint
   APPLICATIONINSIGHTS_CONNECTION_STRING: monitoring.outputs.appInsightsConnectionString
+  // Entra ID ingestion with the app identity (Monitoring Metrics Publisher on the component).
+  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: useUserAssignedIdentity
+    ? 'Authorization=AAD;ClientId=${appClientId}'
+    : 'Authorization=AAD'
 }
 
 var identityHostSettings = useUserAssignedIdentity ? {
@@ -351,6 +389,7 @@ var rolesFor = {
   storage: filter(appRoleSpecs, r => r.scope == 'storage')
   topic: filter(appRoleSpecs, r => r.scope == 'topic')
   scheduler: filter(appRoleSpecs, r => r.scope == 'scheduler')
+  appInsights: filter(appRoleSpecs, r => r.scope == 'appInsights')
 }
 
 // Managed scopes come in three depths: /subscriptions/s, .../resourceGroups/rg, .../registries/r.
@@ -489,6 +528,15 @@ module topicRoles 'modules/rbac/topic-roles.bicep' = {
   }
 }
 
+module appInsightsRoles 'modules/rbac/app-insights-roles.bicep' = {
+  name: 'rbac-appi-${resourceToken}'
+  params: {
+    appInsightsName: monitoring.outputs.appInsightsName
+    principalId: appPrincipalId
+    roles: rolesFor.appInsights
+  }
+}
+
 module schedulerRoles 'modules/rbac/scheduler-roles.bicep' = if (useDurableTaskScheduler) {
   name: 'rbac-scheduler-${resourceToken}'
   params: {
@@ -568,10 +616,13 @@ output CASCADE_EVENTS_PARAMETERS object = {
     value: deadLetterContainerName
   }
   watchedRegistries: {
-    value: watchedRegistries
+    value: eventRegistries
   }
   watchedVaults: {
-    value: watchedVaults
+    value: eventVaults
+  }
+  existingSystemTopics: {
+    value: existingSystemTopics
   }
   tags: {
     value: allTags

@@ -288,6 +288,8 @@ export interface CascadeInput {
   generation?: number;
   /** HTTP rebuild by image: the reference as requested (the digest is optional there). */
   requestedImage?: { ref: string; digest?: string };
+  /** Who asked (HTTP): the signed-in principal or "function key holder", recorded in the instance input. */
+  requestedBy?: string;
 }
 
 export interface CascadeResult {
@@ -475,6 +477,13 @@ export interface CredentialCheckInput {
   scope: { kind: 'all' } | { kind: 'secret'; vaultUrl: string; name: string } | { kind: 'tasks'; tasks: string[] };
   trigger: 'timer' | 'event' | 'http';
   warningDays: number;
+  /**
+   * This check's own id (results, events, logs). The full check runs under one singleton instance id, so the trigger
+   * gives each run a fresh checkId; absent (older inputs, event checks) → the instance id.
+   */
+  checkId?: string;
+  /** Who asked (HTTP: the signed-in principal or "function key"); absent for timer and event checks. */
+  requestedBy?: string;
 }
 
 export interface CredentialCheckResult {

@@ -35,6 +35,8 @@ export interface Settings {
   notificationTopicEndpoint: string;
   /** ARM endpoint (public cloud by default). */
   armEndpoint: string;
+  /** Token audience of ARM (the cloud's own: sovereign clouds differ); scope `<audience>/.default`. */
+  armAudience: string;
   /** Key Vault challenge resource verification; switch off only for endpoints not under *.vault.azure.net. */
   keyVaultVerifyChallengeResource: boolean;
   /** Client id of a user-assigned identity for the app; empty = system-assigned. */
@@ -43,6 +45,14 @@ export interface Settings {
   storageConnection: string;
   /** Durable task hub name. */
   taskHub: string;
+  /** How HTTP API callers authenticate: Entra ID bearer tokens with app roles, or function keys. */
+  apiAuth: 'entra' | 'keys';
+  /** Entra ID: the API's application (client) id that tokens must be issued for. */
+  apiAudience: string;
+  /** Entra ID: the tenant whose tokens are accepted. */
+  apiTenantId: string;
+  /** Entra ID authority host (public cloud by default; sovereign clouds have their own). */
+  authorityHost: string;
 }
 
 /**
@@ -130,6 +140,11 @@ export const SETTING_SPECS = {
     description: 'Event Grid topic endpoint for outbound CloudEvents',
   },
   armEndpoint: { env: 'CASCADE_ARM_ENDPOINT', default: 'https://management.azure.com', description: 'ARM endpoint' },
+  armAudience: {
+    env: 'CASCADE_ARM_AUDIENCE',
+    default: 'https://management.azure.com',
+    description: 'ARM token audience (the cloud being used)',
+  },
   keyVaultVerifyChallengeResource: {
     env: 'CASCADE_KEYVAULT_VERIFY_CHALLENGE_RESOURCE',
     default: 'true',
@@ -146,6 +161,26 @@ export const SETTING_SPECS = {
     description: 'Table Storage connection string',
   },
   taskHub: { env: 'CASCADE_TASK_HUB', default: 'AcrCascade', description: 'Durable task hub name' },
+  apiAuth: {
+    env: 'CASCADE_API_AUTH',
+    default: 'entra',
+    description: "HTTP API authentication: 'entra' (bearer tokens with app roles) or 'keys' (function keys)",
+  },
+  apiAudience: {
+    env: 'CASCADE_API_AUDIENCE',
+    default: '',
+    description: 'Entra ID: application (client) id of the API (required with entra)',
+  },
+  apiTenantId: {
+    env: 'CASCADE_API_TENANT_ID',
+    default: '',
+    description: 'Entra ID: tenant id whose tokens are accepted (required with entra)',
+  },
+  authorityHost: {
+    env: 'CASCADE_AUTHORITY_HOST',
+    default: 'https://login.microsoftonline.com',
+    description: 'Entra ID authority host',
+  },
 } as const satisfies Record<keyof Settings, SettingSpec>;
 
 /** Thrown at start-up (and by HTTP functions) when a setting is malformed; the message names the setting. */
@@ -247,9 +282,41 @@ export function loadSettings(env: Env = process.env): Settings {
     indexRefreshSchedule: cron(env, 'indexRefreshSchedule'),
     notificationTopicEndpoint: url(env, 'notificationTopicEndpoint', true),
     armEndpoint: url(env, 'armEndpoint', false),
+    armAudience: url(env, 'armAudience', false),
     keyVaultVerifyChallengeResource: bool(env, 'keyVaultVerifyChallengeResource'),
     appIdentityClientId: raw(env, 'appIdentityClientId'),
     storageConnection: raw(env, 'storageConnection'),
     taskHub: raw(env, 'taskHub'),
+    ...apiAuth(env),
+  };
+}
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** With Entra ID auth, the audience and tenant must be set: checked where the API is served (and by /api/health). */
+export function requireEntraSettings(s: Pick<Settings, 'apiAuth' | 'apiAudience' | 'apiTenantId'>): void {
+  if (s.apiAuth !== 'entra') return;
+  if (s.apiAudience === '') {
+    throw new SettingsError(SETTING_SPECS.apiAudience.env, "is required when CASCADE_API_AUTH is 'entra'");
+  }
+  if (s.apiTenantId === '') {
+    throw new SettingsError(SETTING_SPECS.apiTenantId.env, "is required when CASCADE_API_AUTH is 'entra'");
+  }
+}
+
+function apiAuth(env: Env): Pick<Settings, 'apiAuth' | 'apiAudience' | 'apiTenantId' | 'authorityHost'> {
+  const mode = raw(env, 'apiAuth').toLowerCase();
+  if (mode !== 'entra' && mode !== 'keys') {
+    throw new SettingsError(SETTING_SPECS.apiAuth.env, `'${mode}' is not 'entra' or 'keys'`);
+  }
+  const tenant = raw(env, 'apiTenantId');
+  if (tenant !== '' && !GUID.test(tenant)) {
+    throw new SettingsError(SETTING_SPECS.apiTenantId.env, 'is not a tenant id (GUID)');
+  }
+  return {
+    apiAuth: mode,
+    apiAudience: raw(env, 'apiAudience'),
+    apiTenantId: tenant,
+    authorityHost: url(env, 'authorityHost', false),
   };
 }

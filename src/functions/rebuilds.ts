@@ -1,45 +1,27 @@
-// HTTP routes of rebuild cascades (function keys):
-//   POST /api/rebuilds                { image } | { tasks: [ids] }, dryRun? → 202 + status URLs (dryRun: 200 + plan,
-//                                     computed by calling the plan activity factory directly — no orchestration)
-//   GET  /api/rebuilds/{id}           progress (custom status) and, when done, per-task results; falls back to the
+// HTTP routes of rebuild cascades:
+//   POST /api/rebuilds                { image } | { tasks: [ids] }, dryRun? → 202 { id, status, statusUri, cancelUri }
+//                                     (dryRun: 200 { dryRun, plan } — the plan shape of GET /api/plan, computed by the
+//                                     plan activity factory directly, no orchestration)
+//   GET  /api/rebuilds/{id}           status, progress and, when done, per-task results; falls back to the
 //                                     CascadeHistory table once the durable instance is gone
-//   GET  /api/rebuilds?status=&top=   recent cascades from the durable instance store
+//   GET  /api/rebuilds?status=&top=   recent cascades, newest first
 //   POST /api/rebuilds/{id}/cancel    raises `cancel`: the cascade stops scheduling, cancels its runs, ends Canceled
+// Responses carry only the app's own URLs (never the durable extension's management URLs and system key); errors use
+// the one model of src/http/errors.ts; `status` is the one vocabulary of src/http/status.ts.
 import { randomUUID } from 'node:crypto';
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
-import { loadSettings, SettingsError, type Settings } from '../config/settings.js';
-import { formatImageRef, ImageRefError, isAncestorOrSelf, parseImageRef, ResourceIdError } from '../domain/index.js';
-import { CANCEL_EVENT, OrchestrationNames, type CascadeInput, type CascadeResult } from '../activities/contracts.js';
-import { taskAddress } from '../azure/adapters.js';
+import { ContinuationError } from '../activities/report/index.js';
 import { planActivities, reportActivities } from './activities.js';
+import { loadSettings, type Settings } from '../config/settings.js';
+import { CANCEL_EVENT, OrchestrationNames, type CascadeInput, type CascadeResult } from '../activities/contracts.js';
+import { ApiError, apiAuthLevel, callerOf, route } from '../http/errors.js';
+import { authorize, describeCaller, ROLES } from '../http/auth.js';
+import { planBody } from '../http/shapes.js';
+import { ACTIVE_STATUSES, cascadeStatus, recordedStatus, type CascadeStatus } from '../http/status.js';
+import * as v from '../http/validate.js';
+import { logger } from '../telemetry/log.js';
 import { ACTIVE, cascadeInputFrom, statusOf } from './durable.js';
-
-const RUNTIME_STATUSES = [
-  'Running',
-  'Pending',
-  'Completed',
-  'ContinuedAsNew',
-  'Failed',
-  'Canceled',
-  'Terminated',
-  'Suspended',
-];
-const MAX_TASKS_PER_REQUEST = 1000;
-
-// ---- HTTP ----------------------------------------------------------------------------------------------------------
-
-function bad(field: string, message: string): HttpResponseInit {
-  return { status: 400, jsonBody: { error: { code: 'BadRequest', field, message } } };
-}
-
-function forbidden(field: string, message: string): HttpResponseInit {
-  return { status: 403, jsonBody: { error: { code: 'OutsideManagedScopes', field, message } } };
-}
-
-function misconfigured(err: SettingsError): HttpResponseInit {
-  return { status: 503, jsonBody: { error: { code: 'Misconfigured', setting: err.setting, message: err.message } } };
-}
 
 function registryNameOf(id: string): string {
   return (id.replace(/\/+$/, '').split('/').pop() ?? '').toLowerCase();
@@ -61,68 +43,21 @@ interface RebuildRequest {
   dryRun: boolean;
 }
 
-async function parseRebuildRequest(req: HttpRequest, settings: Settings): Promise<RebuildRequest | HttpResponseInit> {
-  let body: unknown;
-  try {
-    body = await req.json();
-  } catch {
-    return bad('body', 'the body is not JSON');
+async function parseRebuildRequest(req: HttpRequest, settings: Settings): Promise<RebuildRequest> {
+  const b = await v.jsonObject(req, ['image', 'tasks', 'dryRun']);
+  const dryRun = v.optionalBoolean(b.dryRun, 'dryRun') ?? false;
+  if (b.image === undefined && b.tasks === undefined) throw v.invalidField('image', 'image or tasks is required');
+  if (b.image !== undefined && b.tasks !== undefined) throw v.invalidField('tasks', 'give image or tasks, not both');
+  if (b.tasks !== undefined) return { tasks: v.taskIds(b.tasks, 'tasks', settings.managedScopes), dryRun };
+  const { loginServer, ...image } = v.image(b.image);
+  if (!(await imageAllowed(settings, loginServer))) {
+    throw new ApiError(
+      'OutsideManagedScopes',
+      `registry ${loginServer} is neither watched nor inside the managed scopes`,
+      'image',
+    );
   }
-  if (typeof body !== 'object' || body === null || Array.isArray(body))
-    return bad('body', 'the body must be a JSON object');
-  const b = body as Record<string, unknown>;
-  for (const k of Object.keys(b)) {
-    if (!['image', 'tasks', 'dryRun'].includes(k))
-      return bad(k, `unknown field '${k}' (expected image, tasks, dryRun)`);
-  }
-  if (b.dryRun !== undefined && typeof b.dryRun !== 'boolean') return bad('dryRun', 'dryRun must be true or false');
-  const out: RebuildRequest = { dryRun: b.dryRun === true };
-  if (b.image === undefined && b.tasks === undefined) return bad('image', 'image or tasks is required');
-  if (b.image !== undefined && b.tasks !== undefined) return bad('tasks', 'give image or tasks, not both');
-  if (b.image !== undefined) {
-    if (typeof b.image !== 'string') return bad('image', 'image must be an image reference string');
-    let parsed;
-    try {
-      parsed = parseImageRef(b.image);
-    } catch (err) {
-      if (err instanceof ImageRefError) return bad('image', err.message);
-      throw err;
-    }
-    if (!(await imageAllowed(settings, parsed.loginServer))) {
-      return forbidden('image', `registry ${parsed.loginServer} is neither watched nor inside the managed scopes`);
-    }
-    out.image = {
-      ref: formatImageRef({ ...parsed, digest: undefined }),
-      ...(parsed.digest ? { digest: parsed.digest } : {}),
-    };
-  } else {
-    if (!Array.isArray(b.tasks) || b.tasks.length === 0)
-      return bad('tasks', 'tasks must be a non-empty array of task ids');
-    if (b.tasks.length > MAX_TASKS_PER_REQUEST)
-      return bad('tasks', `at most ${MAX_TASKS_PER_REQUEST} tasks per request`);
-    const tasks: string[] = [];
-    for (let i = 0; i < b.tasks.length; i++) {
-      const t: unknown = b.tasks[i];
-      if (typeof t !== 'string') return bad(`tasks[${i}]`, 'not a string');
-      try {
-        taskAddress(t);
-      } catch (err) {
-        if (err instanceof TypeError || err instanceof ResourceIdError) {
-          return bad(
-            `tasks[${i}]`,
-            `'${t.slice(0, 300)}' is not an ACR task id (…/registries/{registry}/tasks/{task})`,
-          );
-        }
-        throw err;
-      }
-      if (!settings.managedScopes.some((s) => isAncestorOrSelf(s, t))) {
-        return forbidden(`tasks[${i}]`, `task ${t} is outside the managed scopes`);
-      }
-      if (!tasks.some((x) => x.toLowerCase() === t.toLowerCase())) tasks.push(t);
-    }
-    out.tasks = tasks;
-  }
-  return out;
+  return { image, dryRun };
 }
 
 function statusUrl(req: HttpRequest, id: string): string {
@@ -130,149 +65,180 @@ function statusUrl(req: HttpRequest, id: string): string {
 }
 
 export async function postRebuild(req: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  let settings: Settings;
-  try {
-    settings = loadSettings();
-  } catch (err) {
-    if (err instanceof SettingsError) return misconfigured(err);
-    throw err;
-  }
+  const settings = loadSettings();
   const parsed = await parseRebuildRequest(req, settings);
-  if (!('dryRun' in parsed)) return parsed;
   if (parsed.dryRun) {
     const plan = await planActivities().buildPlan({
       ...(parsed.image ? { image: parsed.image } : {}),
       ...(parsed.tasks ? { tasks: parsed.tasks } : {}),
       preflight: true,
     });
-    return { status: 200, jsonBody: { dryRun: true, plan } };
+    return { status: 200, jsonBody: { dryRun: true, plan: planBody(plan) } };
   }
+  // A dry run is a read (Reader); starting a cascade needs Operator.
+  const caller = callerOf(req);
+  authorize(caller, ROLES.operator);
   const input: CascadeInput = {
     ...cascadeInputFrom(settings, 'http'),
     ...(parsed.image ? { requestedImage: parsed.image } : {}),
     ...(parsed.tasks ? { tasks: parsed.tasks } : {}),
+    requestedBy: describeCaller(caller),
   };
-  const client = df.getClient(context);
   const id = `rebuild-${randomUUID()}`;
-  await client.startNew(OrchestrationNames.rebuildCascade, { instanceId: id, input });
-  context.log(`postRebuild: started cascade ${id}`);
-  const payload = client.createHttpManagementPayload(id);
+  await df.getClient(context).startNew(OrchestrationNames.rebuildCascade, { instanceId: id, input });
+  logger(context, { cascadeId: id }).info('cascade.requested', `cascade ${id} started on request`);
   const url = statusUrl(req, id);
   return {
     status: 202,
     headers: { location: url },
-    jsonBody: { ...payload, id, statusUri: url, cancelUri: `${url}/cancel` },
+    jsonBody: { id, status: 'Pending', statusUri: url, cancelUri: `${url}/cancel` },
   };
 }
 
+function notFound(id: string): ApiError {
+  return new ApiError('NotFound', `no cascade '${id}'`, 'id');
+}
+
 export async function getRebuild(req: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  const id = req.params.id ?? '';
-  if (!id || id.length > 300) return bad('id', 'a cascade id is required');
-  const status = await statusOf(df.getClient(context), id);
-  if (status && status.name === OrchestrationNames.rebuildCascade) {
-    const output = status.output as CascadeResult | null | undefined;
+  const id = v.instanceId(req.params.id);
+  const durable = await statusOf(df.getClient(context), id, true);
+  if (durable && durable.name === OrchestrationNames.rebuildCascade) {
+    const output = durable.output as CascadeResult | null | undefined;
+    const requestedBy = (durable.input as Partial<CascadeInput> | null | undefined)?.requestedBy;
+    const status = cascadeStatus(durable.runtimeStatus, output);
     return {
       status: 200,
       jsonBody: {
         id,
         source: 'durable',
-        runtimeStatus: status.runtimeStatus,
-        createdTime: status.createdTime,
-        lastUpdatedTime: status.lastUpdatedTime,
-        progress: status.customStatus ?? null,
+        status,
+        runtimeStatus: status,
+        createdTime: durable.createdTime,
+        lastUpdatedTime: durable.lastUpdatedTime,
+        ...(requestedBy ? { requestedBy } : {}),
+        progress: durable.customStatus ?? null,
         ...(output && typeof output === 'object' ? { result: output, tasks: output.tasks, totals: output.totals } : {}),
       },
     };
   }
   const record = await reportActivities().getCascadeRecord(id);
-  if (record) {
-    return {
-      status: 200,
-      jsonBody: { id, source: 'history', runtimeStatus: record.status, result: record, tasks: record.tasks },
-    };
-  }
-  return { status: 404, jsonBody: { error: { code: 'NotFound', message: `no cascade '${id}'` } } };
+  if (!record) throw notFound(id);
+  const status = recordedStatus(record.status);
+  return {
+    status: 200,
+    jsonBody: { id, source: 'history', status, runtimeStatus: status, result: record, tasks: record.tasks },
+  };
 }
 
+/**
+ * Running cascades first (first page only; a query for active instances costs O(work in flight)), then ended ones
+ * from the app's own history table, newest first, one page at a time (`top`, `continuation`): the cost does not grow
+ * with how many instances the task hub holds.
+ */
 export async function listRebuilds(req: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  const raw = req.query
-    .getAll('status')
-    .flatMap((s) => s.split(','))
-    .map((s) => s.trim())
-    .filter(Boolean);
-  const statuses: string[] = [];
-  for (const s of raw) {
-    const match = RUNTIME_STATUSES.find((r) => r.toLowerCase() === s.toLowerCase());
-    if (!match) return bad('status', `'${s.slice(0, 50)}' is not one of ${RUNTIME_STATUSES.join(', ')}`);
-    statuses.push(match);
+  const statuses = v.cascadeStatuses(req);
+  const top = v.top(req.query.get('top'));
+  const continuation = v.continuation(req.query.get('continuation'));
+  const wanted = (s: CascadeStatus) => statuses.length === 0 || statuses.includes(s);
+  const cascades: Record<string, unknown>[] = [];
+  if (!continuation && (statuses.length === 0 || statuses.some((s) => ACTIVE_STATUSES.includes(s)))) {
+    const found = await df.getClient(context).getStatusBy({
+      runtimeStatus: [...ACTIVE] as df.OrchestrationRuntimeStatus[],
+    });
+    const active = found
+      .filter((s) => s.name === OrchestrationNames.rebuildCascade)
+      .map((s) => ({ s, status: cascadeStatus(s.runtimeStatus, s.output) }))
+      .filter(({ status }) => wanted(status))
+      .sort((a, b) => new Date(b.s.createdTime).getTime() - new Date(a.s.createdTime).getTime())
+      .slice(0, top);
+    for (const { s, status } of active) {
+      cascades.push({
+        id: s.instanceId,
+        status,
+        runtimeStatus: status,
+        createdTime: s.createdTime,
+        lastUpdatedTime: s.lastUpdatedTime,
+        progress: s.customStatus ?? null,
+      });
+    }
   }
-  const topText = req.query.get('top');
-  const top = topText === null ? 50 : Number(topText);
-  if (!Number.isInteger(top) || top < 1 || top > 1000) return bad('top', 'top must be an integer between 1 and 1000');
-  const client = df.getClient(context);
-  const found = await client.getStatusBy(
-    statuses.length > 0 ? { runtimeStatus: statuses as df.OrchestrationRuntimeStatus[] } : {},
-  );
-  const cascades = found
-    .filter((s) => s.name === OrchestrationNames.rebuildCascade)
-    .sort((a, b) => new Date(b.createdTime).getTime() - new Date(a.createdTime).getTime())
-    .slice(0, top)
-    .map((s) => ({
-      id: s.instanceId,
-      runtimeStatus: s.runtimeStatus,
-      createdTime: s.createdTime,
-      lastUpdatedTime: s.lastUpdatedTime,
-      progress: s.customStatus ?? null,
-    }));
-  return { status: 200, jsonBody: { cascades } };
+  let next: string | undefined;
+  const ended = statuses.filter((s) => !ACTIVE_STATUSES.includes(s));
+  const room = top - cascades.length;
+  if (room > 0 && (statuses.length === 0 || ended.length > 0)) {
+    let page;
+    try {
+      page = await reportActivities().listCascades({
+        top: room,
+        status: ended,
+        ...(continuation ? { continuation } : {}),
+      });
+    } catch (err) {
+      if (err instanceof ContinuationError) throw new ApiError('InvalidInput', err.message, 'continuation');
+      throw err;
+    }
+    for (const c of page.cascades) {
+      const status = recordedStatus(c.status);
+      cascades.push({
+        id: c.cascadeId,
+        status,
+        runtimeStatus: status,
+        createdTime: c.startedAt,
+        lastUpdatedTime: c.finishedAt,
+        image: c.image ?? null,
+        totals: c.totals,
+        trigger: c.trigger,
+      });
+    }
+    next = page.continuation;
+  }
+  return { status: 200, jsonBody: { cascades, ...(next ? { continuation: next } : {}) } };
 }
 
 export async function cancelRebuild(req: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  const id = req.params.id ?? '';
-  if (!id || id.length > 300) return bad('id', 'a cascade id is required');
+  const id = v.instanceId(req.params.id);
   const client = df.getClient(context);
-  const status = await statusOf(client, id);
-  if (!status || status.name !== OrchestrationNames.rebuildCascade) {
-    return { status: 404, jsonBody: { error: { code: 'NotFound', message: `no cascade '${id}'` } } };
-  }
-  if (!ACTIVE.has(status.runtimeStatus)) {
-    return {
-      status: 409,
-      jsonBody: { error: { code: 'NotRunning', message: `cascade '${id}' is ${status.runtimeStatus}` } },
-    };
+  const durable = await statusOf(client, id);
+  if (!durable || durable.name !== OrchestrationNames.rebuildCascade) throw notFound(id);
+  if (!ACTIVE.has(durable.runtimeStatus)) {
+    throw new ApiError(
+      'NotRunning',
+      `cascade '${id}' has ended (${cascadeStatus(durable.runtimeStatus, durable.output)})`,
+    );
   }
   await client.raiseEvent(id, CANCEL_EVENT, { requestedAt: new Date().toISOString() });
-  context.log(`cancelRebuild: cancel raised on ${id}`);
-  return { status: 202, jsonBody: { id, status: 'canceling', statusUri: statusUrl(req, id) } };
+  logger(context, { cascadeId: id }).info('cascade.cancelRequested', `cancel raised on cascade ${id}`);
+  return { status: 202, jsonBody: { id, status: 'Canceling', statusUri: statusUrl(req, id) } };
 }
 
-// ---- registrations ----
+// ---- registrations -------------------------------------------------------------------------------------------------
 
+const durableInput = [df.input.durableClient()];
 app.http('rebuildsPost', {
   route: 'rebuilds',
   methods: ['POST'],
-  authLevel: 'function',
-  extraInputs: [df.input.durableClient()],
-  handler: postRebuild,
+  authLevel: apiAuthLevel(),
+  extraInputs: durableInput,
+  handler: route(ROLES.reader, postRebuild),
 });
 app.http('rebuildsList', {
   route: 'rebuilds',
   methods: ['GET'],
-  authLevel: 'function',
-  extraInputs: [df.input.durableClient()],
-  handler: listRebuilds,
+  authLevel: apiAuthLevel(),
+  extraInputs: durableInput,
+  handler: route(ROLES.reader, listRebuilds),
 });
 app.http('rebuildsGet', {
   route: 'rebuilds/{id}',
   methods: ['GET'],
-  authLevel: 'function',
-  extraInputs: [df.input.durableClient()],
-  handler: getRebuild,
+  authLevel: apiAuthLevel(),
+  extraInputs: durableInput,
+  handler: route(ROLES.reader, getRebuild),
 });
 app.http('rebuildsCancel', {
   route: 'rebuilds/{id}/cancel',
   methods: ['POST'],
-  authLevel: 'function',
-  extraInputs: [df.input.durableClient()],
-  handler: cancelRebuild,
+  authLevel: apiAuthLevel(),
+  extraInputs: durableInput,
+  handler: route(ROLES.operator, cancelRebuild),
 });

@@ -282,7 +282,7 @@ function* checkAll(
 
 export const credentialCheck: OrchestrationHandler = function* (context: OrchestrationContext) {
   const input = context.df.getInput() as CredentialCheckInput;
-  const checkId = context.df.instanceId;
+  const checkId = input.checkId ?? context.df.instanceId;
   const startedAt = context.df.currentUtcDateTime.toISOString();
   const progress: CredentialCheckProgress = { phase: 'inventory', credentials: 0, checked: 0 };
   context.df.setCustomStatus(progress);

@@ -53,11 +53,11 @@ describeBicep('the app identity holding only the roles infra/ assigns', () => {
         assignableScopes: role.scopes,
       });
     }
-    // The deployed topic is the seed's notification topic here; storage and its containers have no emulated resource.
+    // The deployed topic is the seed's notification topic here; storage and Application Insights are not emulated.
     const emulatedScope = (scope: string) =>
       scope === out('CASCADE_NOTIFICATION_TOPIC_ID')
         ? seed!.notificationTopic.id
-        : scope.includes('/Microsoft.Storage/')
+        : /\/providers\/Microsoft\.(Storage|Insights)\//.test(scope)
           ? undefined
           : scope;
     for (const a of assignments(deployment, builtInRoleNames())) {

@@ -54,10 +54,9 @@ async function enableTrigger(s: CascadeStack, name: string): Promise<void> {
 async function refreshIndex(s: CascadeStack): Promise<void> {
   const refresh = await s.call('POST', '/api/index/refresh');
   expect(refresh.status).toBe(202);
-  const statusUri = refresh.json.statusQueryGetUri as string;
   await waitFor('the index refresh', async () => {
-    const body = (await (await fetch(statusUri)).json()) as { runtimeStatus?: string };
-    return body.runtimeStatus === 'Completed' ? true : undefined;
+    const status = await s.call('GET', '/api/index/refresh');
+    return status.json.status === 'Completed' ? true : undefined;
   });
 }
 

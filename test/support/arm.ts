@@ -171,7 +171,8 @@ type Node =
 function parse(src: string): Node {
   const toks = tokenize(src);
   let p = 0;
-  const peek = () => toks[p];
+  // Punctuation only: a string literal ')' is not the end of an argument list.
+  const punct = (v: string) => toks[p]?.k === 'p' && toks[p]?.v === v;
   const take = (v?: string) => {
     const t = toks[p++];
     if (!t || (v !== undefined && t.v !== v)) throw new Error(`expected ${v ?? 'token'} at ${p} in ${src}`);
@@ -185,18 +186,18 @@ function parse(src: string): Node {
     else if (t.k === 'id') {
       take('(');
       const args: Node[] = [];
-      while (peek()?.v !== ')') {
+      while (p < toks.length && !punct(')')) {
         args.push(expr());
-        if (peek()?.v === ',') take(',');
+        if (punct(',')) take(',');
       }
       take(')');
       node = { t: 'call', name: t.v, args };
     } else throw new Error(`unexpected '${t.v}' in ${src}`);
     for (;;) {
-      if (peek()?.v === '.' && toks[p + 1]?.k === 'id') {
+      if (punct('.') && toks[p + 1]?.k === 'id') {
         take('.');
         node = { t: 'prop', of: node, key: take().v };
-      } else if (peek()?.v === '[') {
+      } else if (punct('[')) {
         take('[');
         const key = expr();
         take(']');
@@ -425,6 +426,16 @@ function call(node: Extract<Node, { t: 'call' }>, ctx: Ctx): Json {
       return hash('uniqueString', ...a.map(str)).slice(0, 13);
     case 'guid':
       return guid(...a.map(str));
+    case 'tryget': {
+      let v: Json = a[0];
+      for (const key of a.slice(1)) {
+        if (v === null || typeof v !== 'object') return null;
+        const k = Object.keys(v).find((x) => x.toLowerCase() === str(key).toLowerCase());
+        if (k === undefined) return null;
+        v = (v as Obj)[k];
+      }
+      return v;
+    }
     case 'coalesce':
       return a.find((x) => x !== null && x !== undefined) ?? null;
     case 'subscription':

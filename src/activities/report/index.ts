@@ -71,9 +71,44 @@ export interface ReportActivities {
   publishNotifications(input: PublishNotificationsInput): Promise<PublishNotificationsOutput>;
   /** The newest execution of a cascade from the history table; undefined when none was recorded. */
   getCascadeRecord(cascadeId: string): Promise<CascadeRecord | undefined>;
-  /** Recent cascades, newest first. */
-  listCascades(options?: { top?: number; status?: readonly string[] }): Promise<CascadeSummary[]>;
+  /**
+   * Recent ended cascades, newest first, one page of the `recent` partition (cost O(page), whatever else the table or
+   * the task hub holds). `continuation` is the opaque token a previous page returned.
+   */
+  listCascades(options?: ListCascadesOptions): Promise<CascadePage>;
 }
+
+export interface ListCascadesOptions {
+  top?: number;
+  /** Result statuses to keep (case-insensitive), e.g. ['Canceled']; empty = all. */
+  status?: readonly string[];
+  continuation?: string;
+}
+
+export interface CascadePage {
+  cascades: CascadeSummary[];
+  /** Present when more rows may follow. */
+  continuation?: string;
+}
+
+/** Thrown for a continuation token this API did not issue. */
+export class ContinuationError extends Error {
+  override name = 'ContinuationError';
+}
+
+const encodeToken = (rowKey: string) => Buffer.from(JSON.stringify({ after: rowKey }), 'utf8').toString('base64url');
+
+function decodeToken(token: string): string {
+  try {
+    const v = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as { after?: unknown };
+    if (typeof v.after === 'string' && /^[0-9]{13}\|[^']{1,300}$/.test(v.after)) return v.after;
+  } catch {
+    // fall through
+  }
+  throw new ContinuationError('continuation is not a token this API issued');
+}
+
+const STATUS_COLUMN = /^[A-Za-z]{1,20}$/;
 
 const MAX_TIME = 9_999_999_999_999;
 
@@ -166,6 +201,11 @@ function summaryColumns(s: CascadeSummary): Record<string, string | number> {
     generation: s.generation,
     error: s.error ?? '',
   };
+}
+
+const RESULT_STATUSES = ['Completed', 'Canceled', 'Superseded', 'Failed'];
+function canonicalStatus(x: string): string {
+  return RESULT_STATUSES.find((r) => r.toLowerCase() === x.toLowerCase()) ?? x;
 }
 
 function summaryFrom(e: Record<string, unknown>): CascadeSummary {
@@ -261,18 +301,26 @@ export function createReportActivities(deps: Deps): ReportActivities {
     async listCascades(options = {}) {
       await ensure();
       const top = Math.max(1, Math.min(options.top ?? 50, 1000));
-      const wanted = new Set((options.status ?? []).map((s) => s.toLowerCase()));
-      const out: CascadeSummary[] = [];
-      const pages = table.listEntities<Record<string, unknown>>({
-        queryOptions: { filter: `PartitionKey eq 'recent'` },
-      });
-      for await (const e of pages) {
-        const s = summaryFrom(e);
-        if (wanted.size > 0 && !wanted.has(s.status.toLowerCase())) continue;
-        out.push(s);
-        if (out.length >= top) break;
+      // Server-side filters: the partition, the page's start, the statuses (values validated: no quotes reach OData).
+      const parts = [`PartitionKey eq 'recent'`];
+      if (options.continuation) parts.push(`RowKey gt '${decodeToken(options.continuation)}'`);
+      const statuses = (options.status ?? []).filter((x) => STATUS_COLUMN.test(x));
+      if (statuses.length > 0) parts.push(`(${statuses.map((x) => `status eq '${canonicalStatus(x)}'`).join(' or ')})`);
+      const cascades: CascadeSummary[] = [];
+      let lastKey: string | undefined;
+      const pages = table
+        .listEntities<Record<string, unknown>>({ queryOptions: { filter: parts.join(' and ') } })
+        .byPage({ maxPageSize: top + 1 });
+      for await (const page of pages) {
+        for (const e of page) {
+          if (cascades.length === top) {
+            return { cascades, ...(lastKey ? { continuation: encodeToken(lastKey) } : {}) };
+          }
+          cascades.push(summaryFrom(e));
+          lastKey = String(e.rowKey);
+        }
       }
-      return out;
+      return { cascades };
     },
   };
 }

@@ -27,6 +27,7 @@ const BUILT_IN: Record<string, string> = {
   '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3': 'Storage Table Data Contributor',
   'd5a91429-5739-47e2-a06b-3470a27159e7': 'EventGrid Data Sender',
   '0ad04412-c4d5-4796-b79c-f76d14c8d402': 'Durable Task Data Contributor',
+  '3913510d-42f4-4e42-8a64-420c390055eb': 'Monitoring Metrics Publisher',
 };
 const ACR_PULL = '7f951dda-4ed3-4680-a7ca-43fe172d538d';
 const REPOSITORY_READER = 'b93aa761-3e63-49ed-ac28-beffa264f7ac';
@@ -69,7 +70,9 @@ describeBicep('role assignments of the compiled main.bicep', () => {
     ]);
     const topic = String((d.outputs.CASCADE_NOTIFICATION_TOPIC_ID as { value: unknown }).value);
     expect(at(topic)).toEqual(['EventGrid Data Sender']);
-    expect(all).toHaveLength(11);
+    const component = d.resources.find((r) => r.type === 'Microsoft.Insights/components')!;
+    expect(at(component.id)).toEqual(['Monitoring Metrics Publisher']);
+    expect(all).toHaveLength(12);
     expect(all.filter((a) => a.condition !== null || a.conditionVersion !== null)).toEqual([]);
   });
 

@@ -20,8 +20,8 @@ const DERIVED: Partial<Record<keyof Settings, string>> = {
 
 // App settings that belong to the Functions host or its extensions, not to the app's code.
 const HOST_SETTINGS = [
-  /^AzureWebJobsStorage__(accountName|credential|clientId)$/,
-  /^APPLICATIONINSIGHTS_CONNECTION_STRING$/,
+  /^AzureWebJobsStorage__(accountName|credential|clientId|tableServiceUri)$/,
+  /^APPLICATIONINSIGHTS_(CONNECTION|AUTHENTICATION)_STRING$/,
   /^FUNCTIONS_(EXTENSION_VERSION|WORKER_RUNTIME)$/,
   /^WEBSITE_RUN_FROM_PACKAGE$/,
   /^DURABLE_TASK_SCHEDULER_CONNECTION_STRING$/,
@@ -44,13 +44,26 @@ describeBicep('app settings of the compiled main.bicep', () => {
 
   it('default like the app (the ARM endpoint: the cloud deployed to)', () => {
     const differences = specs
-      .filter(([key]) => !DERIVED[key] && key !== 'armEndpoint')
+      .filter(([key]) => !DERIVED[key] && !['armEndpoint', 'armAudience', 'authorityHost', 'apiTenantId'].includes(key))
       .filter(([, spec]) => defaults[spec.env] !== spec.default)
       .map(([, spec]) => `${spec.env}: template '${defaults[spec.env]}', app '${spec.default}'`);
     expect(differences).toEqual([]);
     expect(defaults.CASCADE_ARM_ENDPOINT).toBe('https://management.azure.com/');
     const gov = appSettings(deployMain({ environmentName: 'dev' }, { environment: US_GOVERNMENT_CLOUD }));
     expect(gov.CASCADE_ARM_ENDPOINT).toBe('https://management.usgovcloudapi.net/');
+    expect(gov.CASCADE_ARM_AUDIENCE).toBe('https://management.usgovcloudapi.net/');
+    expect(loadSettings({ ...gov, CASCADE_NOTIFICATION_TOPIC_ENDPOINT: '' })).toMatchObject({
+      armAudience: expect.stringMatching(/^https:\/\/management\.usgovcloudapi\.net\/?$/),
+    });
+    expect(defaults.CASCADE_ARM_AUDIENCE).toBe('https://management.azure.com/');
+    // The table endpoint is the account's own (never a public-cloud suffix built by the app).
+    expect(gov.AzureWebJobsStorage__tableServiceUri).toMatch(
+      /Microsoft\.Storage\/storageAccounts\/.*primaryEndpoints\.table>$/,
+    );
+    // Entra ID: the cloud's authority host and the deployment's tenant unless told otherwise.
+    expect(defaults.CASCADE_AUTHORITY_HOST).toBe('https://login.microsoftonline.com/');
+    expect(gov.CASCADE_AUTHORITY_HOST).toBe('https://login.microsoftonline.us/');
+    expect(defaults.CASCADE_API_TENANT_ID).toMatch(/^[0-9a-f-]{36}$/);
   });
 
   it('carry each parameter into its setting, in a form the app accepts', () => {
@@ -96,9 +109,11 @@ describeBicep('app settings of the compiled main.bicep', () => {
     expect(defaults.AzureWebJobsStorage__credential).toBe('managedidentity');
     expect(defaults.AzureWebJobsStorage__accountName).toMatch(/^stcascade[a-z0-9]{13}$/);
     expect(defaults.AZURE_CLIENT_ID).toBe('');
+    expect(defaults.APPLICATIONINSIGHTS_AUTHENTICATION_STRING).toBe('Authorization=AAD');
     const user = appSettings(deployMain({ environmentName: 'dev', appIdentityType: 'UserAssigned' }));
     expect(user.AZURE_CLIENT_ID).toBe('<appIdentity.clientId>');
     expect(user.AzureWebJobsStorage__clientId).toBe(user.AZURE_CLIENT_ID);
+    expect(user.APPLICATIONINSIGHTS_AUTHENTICATION_STRING).toBe('Authorization=AAD;ClientId=<appIdentity.clientId>');
   });
 
   it('keep Flex Consumption free of the settings it rejects; Elastic Premium gets them', () => {
