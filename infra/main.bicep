@@ -163,6 +163,11 @@ param secretWarningDays int = 30
 @description('CASCADE_CREDENTIAL_CHECK_SCHEDULE: NCRONTAB (6 fields) of the credential check and rotation. Empty: the app default.')
 param credentialCheckSchedule string = '0 0 3 * * *'
 
+@description('CASCADE_HISTORY_RETENTION_DAYS: ended cascades/checks and their history rows are purged after this many days.')
+@minValue(0)
+@maxValue(3650)
+param historyRetentionDays int = 30
+
 @description('CASCADE_INDEX_REFRESH_SCHEDULE: NCRONTAB (6 fields) of the dependency index refresh. Empty: the app default.')
 param indexRefreshSchedule string = '0 */15 * * * *'
 
@@ -288,6 +293,7 @@ var cascadeSettings = {
   CASCADE_AUTO_REMEDIATE: autoRemediate ? 'true' : 'false'
   CASCADE_SECRET_WARNING_DAYS: string(secretWarningDays)
   CASCADE_CREDENTIAL_CHECK_SCHEDULE: credentialCheckSchedule
+  CASCADE_HISTORY_RETENTION_DAYS: string(historyRetentionDays)
   CASCADE_INDEX_REFRESH_SCHEDULE: indexRefreshSchedule
   CASCADE_NOTIFICATION_TOPIC_ENDPOINT: notificationTopic.outputs.endpoint
   CASCADE_ARM_ENDPOINT: armEndpoint

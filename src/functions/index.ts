@@ -7,3 +7,4 @@ import './cascade.js'; // onRegistryEvent, rebuild orchestrations and run activi
 import './rebuilds.js'; // /api/rebuilds: start, list, status, cancel
 import './nativeTriggers.js'; // activities for ACR's own base-image triggers (CASCADE_NATIVE_TRIGGERS)
 import './credentials.js'; // onVaultEvent, credential timer, /api/credentials, credential orchestration
+import './retention.js'; // daily purge of ended instances and history rows (CASCADE_HISTORY_RETENTION_DAYS)
