@@ -39,6 +39,9 @@ param eventTimeToLiveInMinutes int = 1440
 
 param tags object = {}
 
+@description('Existing system topics to use instead of creating one: source ARM id (lower case) -> topic name (in the source resource group, with a system-assigned identity).')
+param existingSystemTopics object = {}
+
 // Function names and event types must match the app's triggers (src/functions): Event Grid schema, as the app expects.
 var registryFunctionName = 'onRegistryEvent'
 var vaultFunctionName = 'onVaultEvent'
@@ -91,6 +94,7 @@ module registryTopics 'modules/events/registry-topic.bicep' = [
       registryName: split(registryId, '/')[8]
       topicName: take('${split(registryId, '/')[8]}-acr-cascade', 128)
       location: registries[i].location
+      existingTopicName: existingSystemTopics[?toLower(registryId)] ?? ''
       tags: tags
     }
   }
@@ -136,6 +140,7 @@ module vaultTopics 'modules/events/vault-topic.bicep' = [
       vaultName: split(vaultId, '/')[8]
       topicName: take('${split(vaultId, '/')[8]}-acr-cascade', 128)
       location: vaults[i].location
+      existingTopicName: existingSystemTopics[?toLower(vaultId)] ?? ''
       tags: tags
     }
   }

@@ -99,6 +99,17 @@ param watchedRegistries array = []
 @description('CASCADE_WATCHED_VAULTS: Key Vaults (ARM ids) whose secret events may start credential checks.')
 param watchedVaults array = []
 
+// What the app may read (the lists above: reader roles, app settings) is separate from where Event Grid system topics
+// are created (these lists): a vault the app must read for preflight may already have a system topic of its own.
+@description('Watched registries (ARM ids, a subset of watchedRegistries) whose events are subscribed to (events.bicep).')
+param eventRegistries array = watchedRegistries
+
+@description('Watched vaults (ARM ids, a subset of watchedVaults) whose events are subscribed to (events.bicep).')
+param eventVaults array = watchedVaults
+
+@description('Existing system topics to subscribe through instead of creating one (Azure allows one per source): source ARM id (lower case) -> topic name. The topic must have a system-assigned identity.')
+param existingSystemTopics object = {}
+
 @description('CASCADE_MANAGED_SCOPES: subscriptions, resource groups or registries (ARM ids) whose ACR tasks are managed.')
 param managedScopes array = []
 
@@ -151,6 +162,11 @@ param secretWarningDays int = 30
 
 @description('CASCADE_CREDENTIAL_CHECK_SCHEDULE: NCRONTAB (6 fields) of the credential check and rotation. Empty: the app default.')
 param credentialCheckSchedule string = '0 0 3 * * *'
+
+@description('CASCADE_HISTORY_RETENTION_DAYS: ended cascades/checks and their history rows are purged after this many days.')
+@minValue(0)
+@maxValue(3650)
+param historyRetentionDays int = 30
 
 @description('CASCADE_INDEX_REFRESH_SCHEDULE: NCRONTAB (6 fields) of the dependency index refresh. Empty: the app default.')
 param indexRefreshSchedule string = '0 */15 * * * *'
@@ -297,6 +313,7 @@ var cascadeSettings = {
   CASCADE_AUTO_REMEDIATE: autoRemediate ? 'true' : 'false'
   CASCADE_SECRET_WARNING_DAYS: string(secretWarningDays)
   CASCADE_CREDENTIAL_CHECK_SCHEDULE: credentialCheckSchedule
+  CASCADE_HISTORY_RETENTION_DAYS: string(historyRetentionDays)
   CASCADE_INDEX_REFRESH_SCHEDULE: indexRefreshSchedule
   CASCADE_NOTIFICATION_TOPIC_ENDPOINT: notificationTopic.outputs.endpoint
   CASCADE_ARM_ENDPOINT: armEndpoint
@@ -625,10 +642,13 @@ output CASCADE_EVENTS_PARAMETERS object = {
     value: deadLetterContainerName
   }
   watchedRegistries: {
-    value: watchedRegistries
+    value: eventRegistries
   }
   watchedVaults: {
-    value: watchedVaults
+    value: eventVaults
+  }
+  existingSystemTopics: {
+    value: existingSystemTopics
   }
   tags: {
     value: allTags

@@ -29,6 +29,8 @@ export interface Settings {
   secretWarningDays: number;
   /** NCRONTAB (6 fields) of the scheduled credential check. */
   credentialCheckSchedule: string;
+  /** Ended durable instances and the app's history/dedupe rows older than this many days are purged daily. */
+  historyRetentionDays: number;
   /** NCRONTAB (6 fields) of the scheduled dependency index refresh. */
   indexRefreshSchedule: string;
   /** Event Grid custom topic endpoint for outbound CloudEvents; empty = no notifications. */
@@ -123,6 +125,11 @@ export const SETTING_SPECS = {
     env: 'CASCADE_SECRET_WARNING_DAYS',
     default: '30',
     description: 'days before expiry a secret is reported expiring (1-365)',
+  },
+  historyRetentionDays: {
+    env: 'CASCADE_HISTORY_RETENTION_DAYS',
+    default: '30',
+    description: 'days ended cascades/checks and their history rows are kept (0-3650; 0 = purge every ended one)',
   },
   credentialCheckSchedule: {
     env: 'CASCADE_CREDENTIAL_CHECK_SCHEDULE',
@@ -279,6 +286,7 @@ export function loadSettings(env: Env = process.env): Settings {
     autoRemediate: bool(env, 'autoRemediate'),
     secretWarningDays: int(env, 'secretWarningDays', 1, 365),
     credentialCheckSchedule: cron(env, 'credentialCheckSchedule'),
+    historyRetentionDays: int(env, 'historyRetentionDays', 0, 3650),
     indexRefreshSchedule: cron(env, 'indexRefreshSchedule'),
     notificationTopicEndpoint: url(env, 'notificationTopicEndpoint', true),
     armEndpoint: url(env, 'armEndpoint', false),

@@ -12,6 +12,7 @@ let stack: RunningStack;
 let stateDir: string;
 const bodies: string[] = [];
 const tokens: Record<string, string> = {};
+const logs: string[] = [];
 
 async function mint(body: Record<string, unknown>): Promise<string> {
   const res = await fetch(`${stack.emu.armEndpoint}/_emulator/entra/tokens`, {
@@ -31,6 +32,7 @@ beforeAll(async () => {
     runDurationMs: 100,
     stackFile: null,
     appSettings: { CASCADE_API_AUTH: 'entra' },
+    log: (line) => logs.push(line),
   });
   tokens.reader = await mint({ name: 'reader@contoso.example', roles: ['Cascade.Reader'] });
   tokens.operator = await mint({ name: 'operator@contoso.example', roles: ['Cascade.Operator'] });
@@ -118,6 +120,11 @@ describe('Entra ID roles', () => {
     });
     const cancel = await call('POST', `/api/rebuilds/${id}/cancel`, tokens.operator);
     expect([202, 409]).toContain(cancel.status); // 409 when the short cascade already ended
+    // Activities log through their invocation context (the host tags such lines with the function), not console.log.
+    for (let i = 0; i < 300 && !logs.some((l) => l.startsWith(`[recordCascade] recordCascade ${id}`)); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(logs.some((l) => l.startsWith(`[recordCascade] recordCascade ${id}`))).toBe(true);
   });
 });
 

@@ -426,6 +426,16 @@ function call(node: Extract<Node, { t: 'call' }>, ctx: Ctx): Json {
       return hash('uniqueString', ...a.map(str)).slice(0, 13);
     case 'guid':
       return guid(...a.map(str));
+    case 'tryget': {
+      let v: Json = a[0];
+      for (const key of a.slice(1)) {
+        if (v === null || typeof v !== 'object') return null;
+        const k = Object.keys(v).find((x) => x.toLowerCase() === str(key).toLowerCase());
+        if (k === undefined) return null;
+        v = (v as Obj)[k];
+      }
+      return v;
+    }
     case 'coalesce':
       return a.find((x) => x !== null && x !== undefined) ?? null;
     case 'subscription':

@@ -6,7 +6,16 @@ import { join, relative, resolve } from 'node:path';
 import { expect, it } from 'vitest';
 import { buildBicep } from '../../../scripts/bicep.js';
 import { compiled } from '../../support/arm.js';
-import { deployEvents, deployMain, describeBicep, FULL_PARAMETERS, id, site } from '../../support/infra.js';
+import {
+  appSettings,
+  assignments,
+  deployEvents,
+  deployMain,
+  describeBicep,
+  FULL_PARAMETERS,
+  id,
+  site,
+} from '../../support/infra.js';
 
 const root = resolve(__dirname, '../../..');
 const infra = join(root, 'infra');
@@ -179,6 +188,40 @@ describeBicep('what the compiled events.bicep deploys with the parameters main.b
       .filter((r) => r.type === 'Microsoft.EventGrid/systemTopics/eventSubscriptions')
       .map((r) => r.name.split('/')[1]);
     expect(names).toEqual(['acr-cascade-team-a-prod-1-', 'acr-cascade-team-a-prod-1-']);
+  });
+
+  it('separates what the app may read from what it subscribes to, and can use an existing system topic', () => {
+    const kv = id.vault('rg-kv', 'kv');
+    const other = id.vault('rg-kv', 'shared-kv');
+    const main = deployMain({
+      ...FULL_PARAMETERS,
+      watchedVaults: [kv, other],
+      eventVaults: [kv],
+      existingSystemTopics: { [kv.toLowerCase()]: 'kv-events' },
+    });
+    // Both vaults are read (setting and reader role); only kv is subscribed, through its existing topic.
+    expect(appSettings(main).CASCADE_WATCHED_VAULTS).toBe(`${kv},${other}`);
+    expect(
+      assignments(main, {})
+        .filter((a) => a.scope === other)
+        .map((a) => a.roleName),
+    ).toEqual(['ACR Cascade Reader']);
+    const events = deployEvents(main);
+    const topics = events.resources.filter((r) => r.type === 'Microsoft.EventGrid/systemTopics').map((r) => r.name);
+    expect(topics).toEqual(['base-acr-cascade']);
+    const subs = events.resources.filter((r) => r.type === 'Microsoft.EventGrid/systemTopics/eventSubscriptions');
+    expect(subs.map((r) => r.id)).toEqual([
+      expect.stringMatching(
+        /\/rg-base\/providers\/Microsoft\.EventGrid\/systemTopics\/base-acr-cascade\/eventSubscriptions\//,
+      ),
+      expect.stringMatching(/\/rg-kv\/providers\/Microsoft\.EventGrid\/systemTopics\/kv-events\/eventSubscriptions\//),
+    ]);
+    // The existing topic's own identity writes dead letters.
+    const deadLetter = assignments(events, {}).map((a) => a.principalId);
+    expect(deadLetter).toEqual([
+      expect.stringMatching(/base-acr-cascade\.identity/),
+      expect.stringMatching(/kv-events.*identity/),
+    ]);
   });
 
   it('takes exactly the parameters main.bicep outputs for the postdeploy hook', () => {
