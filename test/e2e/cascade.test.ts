@@ -350,6 +350,12 @@ describe('preflight in the cascade', () => {
       expect(reason?.fix).toContain(`az role assignment create --assignee ${s.stack.seed!.identity.principalId}`);
       expect(reason?.fix).toContain('--role acrpull');
       expect(taskResult(done.result, SEED.tasks.dockerhub).outcome).not.toBe('blocked');
+      // The blocked task is also a structured log record the alert rules query (event, cascade and task ids, reason).
+      const record = s.logs.find(
+        (l) => l.includes('"event":"cascade.taskBlocked"') && l.includes(`"taskId":"${hello()}"`),
+      );
+      expect(record).toContain('"reason":"MissingPullPermission"');
+      expect(record).toContain(`"cascadeId":"${done.result!.cascadeId}"`);
       expect(withToken(await s.runsOf(SEED.tasks.hello), token(hello(), digest))).toHaveLength(0);
       expect(done.result?.totals.blocked).toBe(1);
     } finally {

@@ -19,6 +19,7 @@ import type {
   TaskResult,
 } from '../contracts.js';
 import type { Deps } from '../deps.js';
+import { formatLine, recordOf } from '../../telemetry/log.js';
 
 export const HISTORY_TABLE = 'CascadeHistory';
 /** CloudEvents `source` of everything acr-cascade publishes. */
@@ -115,6 +116,30 @@ const MAX_TIME = 9_999_999_999_999;
 function inverted(iso: string): string {
   const t = Date.parse(iso);
   return String(MAX_TIME - (Number.isNaN(t) ? 0 : t)).padStart(13, '0');
+}
+
+/** A notification as a log line: text, then the record the alert rules query (ids and the first reason only). */
+export function noticeLine(n: PublishNotificationsInput['notifications'][number]): string {
+  const d = n.data;
+  const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+  const reasons = Array.isArray(d.reasons) ? (d.reasons as { code?: unknown }[]) : [];
+  const reason = str(reasons[0]?.code) ?? str(d.code);
+  const rec = recordOf(
+    n.type,
+    {
+      ...(str(d.cascadeId) ? { cascadeId: str(d.cascadeId) } : {}),
+      ...(str(d.task) ? { taskId: str(d.task) } : {}),
+      ...(str(d.runId) ? { runId: str(d.runId) } : {}),
+      ...(str(d.checkId) ? { checkId: str(d.checkId) } : {}),
+    },
+    {
+      ...(str(d.taskName) ? { taskName: str(d.taskName) } : {}),
+      ...(reason ? { reason } : {}),
+      ...(str(d.status) ? { status: str(d.status) } : {}),
+      ...(typeof d.daysLeft === 'number' ? { daysLeft: d.daysLeft } : {}),
+    },
+  );
+  return formatLine(`${n.type} ${n.subject}`, rec);
 }
 
 function summaryOf(r: CascadeResult): CascadeSummary {
@@ -263,6 +288,9 @@ export function createReportActivities(deps: Deps): ReportActivities {
     },
 
     async publishNotifications(input) {
+      // Every notification is also one structured log record (event = its type, ids as dimensions), so alert rules
+      // and KQL see blocked tasks, failed runs and expiring credentials whether or not a topic is configured.
+      for (const n of input.notifications) deps.log(noticeLine(n));
       const publisher = deps.clients.publisher();
       if (!publisher) return { published: 0, topicConfigured: false };
       const events: SendCloudEventInput<unknown>[] = input.notifications.map((n) => ({
