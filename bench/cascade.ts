@@ -30,7 +30,7 @@ const APP_SETTINGS = {
 };
 const REPOSITORY = 'baseimages/bench';
 
-type Counts = Record<string, number>;
+export type Counts = Record<string, number>;
 
 interface Measure {
   /** Delivery of the push to the webhook → ARM accepted the last first-wave run. */
@@ -49,7 +49,7 @@ interface Measure {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Splits the emulator's counters into ARM reads and writes (identity, Key Vault, registry data, Event Grid apart). */
-function armCounts(c: Counts): { reads: number; writes: number; ops: Counts } {
+export function armCounts(c: Counts): { reads: number; writes: number; ops: Counts } {
   const ops: Counts = {};
   let nonArmReads = 0;
   let nonArmWrites = 0;
@@ -72,7 +72,7 @@ function armCounts(c: Counts): { reads: number; writes: number; ops: Counts } {
   };
 }
 
-function top(ops: Counts, n = 6): Counts {
+export function top(ops: Counts, n = 6): Counts {
   return Object.fromEntries(
     Object.entries(ops)
       .sort((a, b) => b[1] - a[1])

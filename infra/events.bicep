@@ -39,6 +39,9 @@ param eventTimeToLiveInMinutes int = 1440
 
 param tags object = {}
 
+@description('Existing system topics to use instead of creating one: source ARM id (lower case) -> topic name (in the source resource group, with a system-assigned identity).')
+param existingSystemTopics object = {}
+
 // Function names and event types must match the app's triggers (src/functions): Event Grid schema, as the app expects.
 var registryFunctionName = 'onRegistryEvent'
 var vaultFunctionName = 'onVaultEvent'
@@ -52,7 +55,9 @@ var vaultEventTypes = [
   'Microsoft.KeyVault.SecretExpired'
 ]
 
-var subscriptionName = take('acr-cascade-${environmentName}', 64)
+// Event subscription names allow letters, digits and '-'; an azd environment name may also hold '_', '.', '(' and ')'.
+var safeEnvironmentName = replace(replace(replace(replace(environmentName, '_', '-'), '.', '-'), '(', '-'), ')', '-')
+var subscriptionName = take('acr-cascade-${safeEnvironmentName}', 64)
 var deadLetterStorageAccountId = resourceId('Microsoft.Storage/storageAccounts', storageAccountName)
 
 var topicRoleSpecs = map(systemTopicRoleAssignments, a => {
@@ -66,6 +71,21 @@ var topicRolesFor = {
   deadLetterContainer: filter(topicRoleSpecs, r => r.scope == 'deadLetterContainer')
 }
 
+// The sources themselves: their region is known only at deployment time, and a system topic must share it.
+resource registries 'Microsoft.ContainerRegistry/registries@2023-07-01' existing = [
+  for registryId in watchedRegistries: {
+    name: split(registryId, '/')[8]
+    scope: resourceGroup(split(registryId, '/')[2], split(registryId, '/')[4])
+  }
+]
+
+resource vaults 'Microsoft.KeyVault/vaults@2023-07-01' existing = [
+  for vaultId in watchedVaults: {
+    name: split(vaultId, '/')[8]
+    scope: resourceGroup(split(vaultId, '/')[2], split(vaultId, '/')[4])
+  }
+]
+
 module registryTopics 'modules/events/registry-topic.bicep' = [
   for (registryId, i) in watchedRegistries: {
     name: take('evt-acr-topic-${i}-${uniqueString(registryId)}', 64)
@@ -73,6 +93,8 @@ module registryTopics 'modules/events/registry-topic.bicep' = [
     params: {
       registryName: split(registryId, '/')[8]
       topicName: take('${split(registryId, '/')[8]}-acr-cascade', 128)
+      location: registries[i].location
+      existingTopicName: existingSystemTopics[?toLower(registryId)] ?? ''
       tags: tags
     }
   }
@@ -117,6 +139,8 @@ module vaultTopics 'modules/events/vault-topic.bicep' = [
     params: {
       vaultName: split(vaultId, '/')[8]
       topicName: take('${split(vaultId, '/')[8]}-acr-cascade', 128)
+      location: vaults[i].location
+      existingTopicName: existingSystemTopics[?toLower(vaultId)] ?? ''
       tags: tags
     }
   }

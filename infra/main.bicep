@@ -99,6 +99,17 @@ param watchedRegistries array = []
 @description('CASCADE_WATCHED_VAULTS: Key Vaults (ARM ids) whose secret events may start credential checks.')
 param watchedVaults array = []
 
+// What the app may read (the lists above: reader roles, app settings) is separate from where Event Grid system topics
+// are created (these lists): a vault the app must read for preflight may already have a system topic of its own.
+@description('Watched registries (ARM ids, a subset of watchedRegistries) whose events are subscribed to (events.bicep).')
+param eventRegistries array = watchedRegistries
+
+@description('Watched vaults (ARM ids, a subset of watchedVaults) whose events are subscribed to (events.bicep).')
+param eventVaults array = watchedVaults
+
+@description('Existing system topics to subscribe through instead of creating one (Azure allows one per source): source ARM id (lower case) -> topic name. The topic must have a system-assigned identity.')
+param existingSystemTopics object = {}
+
 @description('CASCADE_MANAGED_SCOPES: subscriptions, resource groups or registries (ARM ids) whose ACR tasks are managed.')
 param managedScopes array = []
 
@@ -132,6 +143,15 @@ param pollMaxSeconds int = 60
 @maxValue(3600)
 param claimTimeoutSeconds int = 300
 
+@description('CASCADE_NATIVE_TRIGGERS: what to do about ACR\'s own base-image triggers on managed tasks: adopt their runs (default), disable them on tasks acr-cascade rebuilds (a task update, allowed by the Operator role), or ignore them (such tasks build twice per push).')
+@allowed(['adopt', 'disable', 'ignore'])
+param nativeTriggers string = 'adopt'
+
+@description('CASCADE_NATIVE_ADOPT_WINDOW_SECONDS: under adopt, how long to wait for a task\'s native run before scheduling one.')
+@minValue(5)
+@maxValue(3600)
+param nativeAdoptWindowSeconds int = 120
+
 @description('CASCADE_AUTO_REMEDIATE: create missing pull role assignments on the watched registries (adds the Pull Granter role).')
 param autoRemediate bool = false
 
@@ -143,17 +163,44 @@ param secretWarningDays int = 30
 @description('CASCADE_CREDENTIAL_CHECK_SCHEDULE: NCRONTAB (6 fields) of the credential check and rotation. Empty: the app default.')
 param credentialCheckSchedule string = '0 0 3 * * *'
 
+@description('CASCADE_HISTORY_RETENTION_DAYS: ended cascades/checks and their history rows are purged after this many days.')
+@minValue(0)
+@maxValue(3650)
+param historyRetentionDays int = 30
+
 @description('CASCADE_INDEX_REFRESH_SCHEDULE: NCRONTAB (6 fields) of the dependency index refresh. Empty: the app default.')
 param indexRefreshSchedule string = '0 */15 * * * *'
 
 @description('CASCADE_ARM_ENDPOINT: ARM endpoint; defaults to the endpoint of the cloud being deployed to.')
 param armEndpoint string = environment().resourceManager
 
+@description('CASCADE_ARM_AUDIENCE: ARM token audience; defaults to that of the cloud being deployed to.')
+param armAudience string = environment().resourceManager
+
 @description('CASCADE_KEYVAULT_VERIFY_CHALLENGE_RESOURCE: verify the Key Vault challenge resource (switch off only for vaults outside *.vault.azure.net-style domains).')
 param keyVaultVerifyChallengeResource bool = true
 
 @description('CASCADE_TASK_HUB: Durable task hub name (also the Durable Task Scheduler task hub).')
 param taskHub string = 'AcrCascade'
+
+@description('CASCADE_API_AUTH: how API callers authenticate: entra (Entra ID tokens with the Cascade.Reader / Cascade.Operator app roles) or keys (function keys; an opt-in for automation).')
+@allowed(['entra', 'keys'])
+param apiAuth string = 'entra'
+
+@description('CASCADE_API_AUDIENCE: application (client) id of the API app registration (docs/deploy.md creates it). Required with apiAuth entra.')
+param apiAudience string = ''
+
+@description('CASCADE_API_TENANT_ID: tenant whose tokens the API accepts. Empty: the tenant of this deployment.')
+param apiTenantId string = ''
+
+@description('CASCADE_AUTHORITY_HOST: Entra ID authority host; defaults to the one of the cloud being deployed to.')
+param authorityHost string = environment().authentication.loginEndpoint
+
+@description('Alerts: an existing action group resource id (wins), or an email for a new one; both empty = no alerts.')
+param alertActionGroupId string = ''
+param alertEmail string = ''
+@description('Event Grid system topic ids whose dead-lettered events raise an alert.')
+param alertEventGridSystemTopicIds array = []
 
 // ---------------------------------------------------------------------------------------------------------------
 // Names
@@ -189,6 +236,20 @@ module monitoring 'modules/monitoring.bicep' = {
     appInsightsName: 'appi-acr-cascade-${resourceToken}'
     retentionInDays: logRetentionInDays
   }
+}
+
+module alerts 'modules/alerts.bicep' = {
+  name: 'alerts-${resourceToken}'
+  params: {
+    location: location
+    tags: allTags
+    namePrefix: 'acr-cascade-${resourceToken}'
+    appInsightsId: resourceId('Microsoft.Insights/components', 'appi-acr-cascade-${resourceToken}')
+    actionGroupId: alertActionGroupId
+    alertEmail: alertEmail
+    eventGridSystemTopicIds: alertEventGridSystemTopicIds
+  }
+  dependsOn: [monitoring]
 }
 
 module storage 'modules/storage.bicep' = {
@@ -233,7 +294,7 @@ module scheduler 'modules/durable-task-scheduler.bicep' = if (useDurableTaskSche
   }
 }
 
-var appClientId = useUserAssignedIdentity ? appIdentity.properties.clientId : ''
+var appClientId = useUserAssignedIdentity ? appIdentity!.properties.clientId : ''
 
 // Every setting the app reads (src/config/settings.ts), plus what the Functions host needs. No keys: host storage is
 // identity-based and the topic, vaults and ARM are reached with the app identity.
@@ -247,21 +308,35 @@ var cascadeSettings = {
   CASCADE_POLL_INITIAL_SECONDS: string(pollInitialSeconds)
   CASCADE_POLL_MAX_SECONDS: string(pollMaxSeconds)
   CASCADE_CLAIM_TIMEOUT_SECONDS: string(claimTimeoutSeconds)
+  CASCADE_NATIVE_TRIGGERS: nativeTriggers
+  CASCADE_NATIVE_ADOPT_WINDOW_SECONDS: string(nativeAdoptWindowSeconds)
   CASCADE_AUTO_REMEDIATE: autoRemediate ? 'true' : 'false'
   CASCADE_SECRET_WARNING_DAYS: string(secretWarningDays)
   CASCADE_CREDENTIAL_CHECK_SCHEDULE: credentialCheckSchedule
+  CASCADE_HISTORY_RETENTION_DAYS: string(historyRetentionDays)
   CASCADE_INDEX_REFRESH_SCHEDULE: indexRefreshSchedule
   CASCADE_NOTIFICATION_TOPIC_ENDPOINT: notificationTopic.outputs.endpoint
   CASCADE_ARM_ENDPOINT: armEndpoint
+  CASCADE_ARM_AUDIENCE: armAudience
   CASCADE_KEYVAULT_VERIFY_CHALLENGE_RESOURCE: keyVaultVerifyChallengeResource ? 'true' : 'false'
   CASCADE_TASK_HUB: taskHub
+  CASCADE_API_AUTH: apiAuth
+  CASCADE_API_AUDIENCE: apiAudience
+  CASCADE_API_TENANT_ID: empty(apiTenantId) ? tenant().tenantId : apiTenantId
+  CASCADE_AUTHORITY_HOST: authorityHost
   AZURE_CLIENT_ID: appClientId
 }
 
 var hostSettings = {
   AzureWebJobsStorage__accountName: storage.outputs.name
   AzureWebJobsStorage__credential: 'managedidentity'
+  // The account's own table endpoint: right in sovereign clouds too (the app reads it before the account name).
+  AzureWebJobsStorage__tableServiceUri: storage.outputs.tableEndpoint
   APPLICATIONINSIGHTS_CONNECTION_STRING: monitoring.outputs.appInsightsConnectionString
+  // Entra ID ingestion with the app identity (Monitoring Metrics Publisher on the component).
+  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: useUserAssignedIdentity
+    ? 'Authorization=AAD;ClientId=${appClientId}'
+    : 'Authorization=AAD'
 }
 
 var identityHostSettings = useUserAssignedIdentity ? {
@@ -278,7 +353,7 @@ var planSettings = hostingPlan == 'ElasticPremium' ? {
 // The Durable Task Scheduler replaces the Azure Storage provider named by host.json; app settings override host.json.
 var schedulerClientIdPart = useUserAssignedIdentity ? ';ClientID=${appClientId}' : ''
 var durableSettings = useDurableTaskScheduler ? {
-  DURABLE_TASK_SCHEDULER_CONNECTION_STRING: 'Endpoint=${scheduler.outputs.endpoint};Authentication=ManagedIdentity${schedulerClientIdPart}'
+  DURABLE_TASK_SCHEDULER_CONNECTION_STRING: 'Endpoint=${scheduler!.outputs.endpoint};Authentication=ManagedIdentity${schedulerClientIdPart}'
   AzureFunctionsJobHost__extensions__durableTask__storageProvider__type: 'azureManaged'
   AzureFunctionsJobHost__extensions__durableTask__storageProvider__connectionStringName: 'DURABLE_TASK_SCHEDULER_CONNECTION_STRING'
 } : {}
@@ -307,7 +382,7 @@ module functionApp 'modules/function-app.bicep' = {
 // ---------------------------------------------------------------------------------------------------------------
 
 // The principal that holds every role: the user-assigned identity when chosen, else the app's system identity.
-var appPrincipalId = useUserAssignedIdentity ? appIdentity.properties.principalId : functionApp.outputs.systemPrincipalId
+var appPrincipalId = useUserAssignedIdentity ? appIdentity!.properties.principalId : functionApp.outputs.systemPrincipalId
 
 // Custom role definition names are tenant-wide GUIDs: derive them from this environment so environments don't clash.
 var customRoleIds = toObject(objectKeys(customRoleDefinitions), k => k, k => guid(subscription().id, resourceGroup().id, environmentName, 'acr-cascade-role', k))
@@ -340,6 +415,7 @@ var rolesFor = {
   storage: filter(appRoleSpecs, r => r.scope == 'storage')
   topic: filter(appRoleSpecs, r => r.scope == 'topic')
   scheduler: filter(appRoleSpecs, r => r.scope == 'scheduler')
+  appInsights: filter(appRoleSpecs, r => r.scope == 'appInsights')
 }
 
 // Managed scopes come in three depths: /subscriptions/s, .../resourceGroups/rg, .../registries/r.
@@ -478,10 +554,19 @@ module topicRoles 'modules/rbac/topic-roles.bicep' = {
   }
 }
 
+module appInsightsRoles 'modules/rbac/app-insights-roles.bicep' = {
+  name: 'rbac-appi-${resourceToken}'
+  params: {
+    appInsightsName: monitoring.outputs.appInsightsName
+    principalId: appPrincipalId
+    roles: rolesFor.appInsights
+  }
+}
+
 module schedulerRoles 'modules/rbac/scheduler-roles.bicep' = if (useDurableTaskScheduler) {
   name: 'rbac-scheduler-${resourceToken}'
   params: {
-    schedulerName: scheduler.outputs.name
+    schedulerName: scheduler!.outputs.name
     principalId: appPrincipalId
     roles: rolesFor.scheduler
   }
@@ -492,8 +577,8 @@ var rotationVaultIds = map(rotationVaults, v => toLower(v))
 var plainAccessPolicyVaults = filter(accessPolicyVaults, v => !contains(rotationVaultIds, toLower(v)))
 var rotationAccessPolicyVaults = filter(accessPolicyVaults, v => contains(rotationVaultIds, toLower(v)))
 var accessPoliciesFor = {
-  accessPolicyVault: first(filter(appAccessPolicies, p => p.scope == 'accessPolicyVault')).secrets
-  rotationAccessPolicyVault: first(filter(appAccessPolicies, p => p.scope == 'rotationAccessPolicyVault')).secrets
+  accessPolicyVault: first(filter(appAccessPolicies, p => p.scope == 'accessPolicyVault'))!.secrets
+  rotationAccessPolicyVault: first(filter(appAccessPolicies, p => p.scope == 'rotationAccessPolicyVault'))!.secrets
 }
 
 module vaultAccessPolicies 'modules/vault-access-policy.bicep' = [
@@ -537,7 +622,7 @@ output CASCADE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
 output CASCADE_DEAD_LETTER_CONTAINER string = deadLetterContainerName
 output CASCADE_NOTIFICATION_TOPIC_ID string = notificationTopic.outputs.id
 output CASCADE_NOTIFICATION_TOPIC_ENDPOINT string = notificationTopic.outputs.endpoint
-output CASCADE_DURABLE_TASK_SCHEDULER_ENDPOINT string = useDurableTaskScheduler ? scheduler.outputs.endpoint : ''
+output CASCADE_DURABLE_TASK_SCHEDULER_ENDPOINT string = useDurableTaskScheduler ? scheduler!.outputs.endpoint : ''
 output APPLICATIONINSIGHTS_NAME string = monitoring.outputs.appInsightsName
 output LOG_ANALYTICS_WORKSPACE_ID string = monitoring.outputs.workspaceId
 output CASCADE_CUSTOM_ROLE_IDS object = customRoleIds
@@ -557,10 +642,13 @@ output CASCADE_EVENTS_PARAMETERS object = {
     value: deadLetterContainerName
   }
   watchedRegistries: {
-    value: watchedRegistries
+    value: eventRegistries
   }
   watchedVaults: {
-    value: watchedVaults
+    value: eventVaults
+  }
+  existingSystemTopics: {
+    value: existingSystemTopics
   }
   tags: {
     value: allTags

@@ -78,7 +78,7 @@ var flexConfig = {
   }
   runtime: {
     name: 'node'
-    version: '20'
+    version: '22'
   }
 }
 
@@ -97,7 +97,7 @@ var baseSiteConfig = {
 
 // Elastic Premium takes the runtime from linuxFxVersion; Flex from functionAppConfig.runtime.
 var siteConfig = union(baseSiteConfig, isFlex ? {} : {
-  linuxFxVersion: 'Node|20'
+  linuxFxVersion: 'Node|22'
 })
 
 var baseSiteProperties = {

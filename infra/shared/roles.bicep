@@ -41,6 +41,10 @@ var builtInRoles = {
     id: '0ad04412-c4d5-4796-b79c-f76d14c8d402'
     name: 'Durable Task Data Contributor'
   }
+  monitoringMetricsPublisher: {
+    id: '3913510d-42f4-4e42-8a64-420c390055eb'
+    name: 'Monitoring Metrics Publisher'
+  }
 }
 
 // Custom roles, each tighter than the nearest built-in (the comment above each says which and why).
@@ -214,6 +218,13 @@ var appRoleAssignments = [
     when: 'always'
     condition: ''
     why: 'Publish the outbound CloudEvents (cascade and credential notifications) to the notification topic.'
+  }
+  {
+    role: 'monitoringMetricsPublisher'
+    scope: 'appInsights'
+    when: 'always'
+    condition: ''
+    why: 'Send telemetry to Application Insights with Entra ID (local, key-based ingestion is off).'
   }
   {
     role: 'durableTaskDataContributor'

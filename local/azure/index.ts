@@ -13,6 +13,7 @@ import { registerKeyVaultArm } from './keyvault/vaults.js';
 import { registerKeyVaultData } from './keyvault/secrets.js';
 import { registerEventGrid } from './eventgrid/index.js';
 import { registerAcr } from './acr/index.js';
+import { registerEntra } from './entra/index.js';
 
 export { Emulator } from './core/emulator.js';
 export type { Principal } from './core/identity.js';
@@ -35,6 +36,7 @@ export async function startEmulator(opts: StartOptions = {}): Promise<Emulator> 
   registerKeyVaultData(emu);
   registerEventGrid(emu);
   registerAcr(emu);
+  registerEntra(emu);
   bootstrapPrincipals(emu);
   await emu.start();
   return emu;

@@ -55,6 +55,7 @@ const SUPPORTED_TRIGGERS = new Set([
   'eventGridTrigger',
   'orchestrationTrigger',
   'activityTrigger',
+  'entityTrigger',
 ]);
 
 function appendNoProxy(): void {
@@ -173,9 +174,7 @@ export async function startHost(opts: StartHostOptions): Promise<RunningHost> {
       fn.durableClientBindings.map((name) => ({ name, data: clientData }));
 
     for (const fn of catalog.all()) {
-      if (fn.triggerType === 'entityTrigger')
-        log(`[host] ${fn.name}: durable entities are not supported; it will not run`);
-      else if (!SUPPORTED_TRIGGERS.has(fn.triggerType)) {
+      if (!SUPPORTED_TRIGGERS.has(fn.triggerType)) {
         log(`[host] ${fn.name}: ${fn.triggerType} is not emulated; invoke it with POST /admin/functions/${fn.name}`);
       }
     }

@@ -50,8 +50,9 @@ Ready.
 
 Try:
   npm run push -- mybaseregistry baseimages/node:15-alpine
-  curl "${fn.baseUrl}/api/rebuilds?code=${fn.functionKey}"
-  curl "${fn.baseUrl}/api/plan?image=mybaseregistry.azurecr.io/baseimages/node:15-alpine&code=${fn.functionKey}"
+  KEY=$(node -p "require('./.local/stack.json').functions.functionKey")
+  curl -H "x-functions-key: $KEY" "${fn.baseUrl}/api/rebuilds"
+  curl -H "x-functions-key: $KEY" "${fn.baseUrl}/api/plan?image=mybaseregistry.azurecr.io/baseimages/node:15-alpine"
 Ctrl-C stops everything.`);
   let stopping = false;
   const stop = async () => {

@@ -16,6 +16,7 @@ import { EmulatorTokenCredential } from '../azure/credential.js';
 import { DEFAULT_TLS_DIR } from '../azure/core/tls.js';
 import { seedScenario, createSubscriptions, SEED, type SeedResult } from '../azure/seed.js';
 import { guidFrom } from '../azure/guid.js';
+import { LOCAL_API_AUDIENCE } from '../azure/entra/index.js';
 import { spawnHost, type SpawnedHost } from '../host/spawn.js';
 import { freePort, startAzurite } from './azurite.js';
 
@@ -160,6 +161,11 @@ export async function startStack(opts: StackOptions = {}): Promise<RunningStack>
       // This host re-runs an interrupted activity as soon as it restarts (Azure Storage waits ~5 minutes), so a claim
       // left by a killed scheduleRun is taken over sooner.
       CASCADE_CLAIM_TIMEOUT_SECONDS: '15',
+      // Function keys, so local scripts and curl work; tests switch to Entra ID tokens the emulator issues.
+      CASCADE_API_AUTH: 'keys',
+      CASCADE_API_TENANT_ID: emu.tenantId,
+      CASCADE_API_AUDIENCE: LOCAL_API_AUDIENCE,
+      CASCADE_AUTHORITY_HOST: `${emu.armEndpoint}/_emulator/entra`,
       ...opts.appSettings,
     };
     const hostPort = opts.ports?.host || (await freePort());

@@ -70,6 +70,8 @@ export interface PlannedTask {
   outputImages: string[];
   /** The task's run timeout (seconds), when the plan knows it; the cascade watches a run this long plus a margin. */
   timeoutSeconds?: number;
+  /** The index saw ACR's own base-image trigger enabled on the task (rebuildTask then looks for its run). */
+  nativeTrigger?: boolean;
 }
 
 export interface Plan {
@@ -234,7 +236,9 @@ export type CascadeReasonCode =
   | 'CascadeCanceled'
   | 'RemediationFailed'
   | 'TaskOrchestrationFailed'
-  | 'PlanFailed';
+  | 'PlanFailed'
+  | 'PreflightFailed'
+  | NativeTriggerReasonCode;
 
 export type CascadeReason = Omit<Reason, 'code'> & { code: ReasonCode | CascadeReasonCode };
 
@@ -248,7 +252,8 @@ export interface TaskResult {
   decision: PlanDecision;
   outcome: TaskOutcome;
   reasons: CascadeReason[];
-  run?: RunInfo & { attempts: number; registryId: string; deduplicated?: boolean };
+  /** `adopted`: the run ACR's own base-image trigger started, used instead of scheduling one. */
+  run?: RunInfo & { attempts: number; registryId: string; deduplicated?: boolean; adopted?: boolean };
   /** Role assignments auto-remediation created for this task. */
   remediated?: RemediateOutput['created'];
 }
@@ -283,6 +288,8 @@ export interface CascadeInput {
   generation?: number;
   /** HTTP rebuild by image: the reference as requested (the digest is optional there). */
   requestedImage?: { ref: string; digest?: string };
+  /** Who asked (HTTP): the signed-in principal or "function key holder", recorded in the instance input. */
+  requestedBy?: string;
 }
 
 export interface CascadeResult {
@@ -470,6 +477,13 @@ export interface CredentialCheckInput {
   scope: { kind: 'all' } | { kind: 'secret'; vaultUrl: string; name: string } | { kind: 'tasks'; tasks: string[] };
   trigger: 'timer' | 'event' | 'http';
   warningDays: number;
+  /**
+   * This check's own id (results, events, logs). The full check runs under one singleton instance id, so the trigger
+   * gives each run a fresh checkId; absent (older inputs, event checks) → the instance id.
+   */
+  checkId?: string;
+  /** Who asked (HTTP: the signed-in principal or "function key"); absent for timer and event checks. */
+  requestedBy?: string;
 }
 
 export interface CredentialCheckResult {
@@ -569,3 +583,74 @@ export interface RecordCredentialHealthOutput {
   /** Verdicts not stored because an overlapping check had already stored a newer one. */
   superseded?: number;
 }
+
+// ---- ACR's native base-image triggers (CASCADE_NATIVE_TRIGGERS) ----------------------------------------------------
+
+export const NativeTriggerActivityNames = {
+  findNativeRun: 'findNativeRun',
+  disableNativeTrigger: 'disableNativeTrigger',
+} as const;
+
+export type NativeTriggerReasonCode = 'NativeRunAdopted' | 'NativeRunNotFound' | 'NativeTriggerDisabled';
+
+export type NativeTriggerPolicyName = 'adopt' | 'disable' | 'ignore';
+
+/** Looks for the run ACR's base-image trigger started for this task (and says whether the trigger is on). */
+export interface FindNativeRunInput {
+  /** Task ARM id. */
+  task: string;
+  /** The base digest whose push triggers it (first wave: the pushed digest). */
+  digest?: string;
+  /** Otherwise (later waves, whose base an earlier wave pushes): a triggered run created at or after this time. */
+  since?: string;
+  /** The base refs whose update this task is rebuilt for (the trigger fires only for a recorded one). */
+  bases: string[];
+  /** An adopted run's outputs are recorded as ours, so its push does not start another cascade. */
+  cascadeId: string;
+  outputImages: string[];
+}
+
+export interface FindNativeRunOutput {
+  policy: NativeTriggerPolicyName;
+  /** The task's base-image trigger is Enabled. */
+  triggerEnabled: boolean;
+  /** Enabled, and one of `bases` is a base it follows (the runtime base for `Runtime`, any for `All`). */
+  willFire: boolean;
+  adoptWindowSeconds: number;
+  run?: { runId: string; registryId: string; status: RunStatus };
+}
+
+export interface DisableNativeTriggerInput {
+  task: string;
+}
+
+export interface DisableNativeTriggerOutput {
+  /** False when the trigger was already off (or the task has none). */
+  changed: boolean;
+  triggerName?: string;
+}
+
+// ---- one typed table of every activity: name → input and output ---------------------------------------------------
+
+/** What each activity takes and returns; orchestrators call activities through this table (orchestrations/calls.ts). */
+export interface ActivityContracts {
+  buildPlan: { input: BuildPlanInput; output: Plan };
+  preflightTasks: { input: PreflightInput; output: PreflightOutput };
+  remediatePull: { input: RemediateInput; output: RemediateOutput };
+  scheduleRun: { input: ScheduleRunInput; output: ScheduleRunOutput };
+  getRun: { input: GetRunInput; output: RunInfo };
+  cancelRun: { input: CancelRunInput; output: CancelRunOutput };
+  isOwnPush: { input: IsOwnPushInput; output: IsOwnPushOutput };
+  recordCascade: { input: CascadeResult; output: RecordCascadeOutput };
+  publishNotifications: { input: PublishNotificationsInput; output: PublishNotificationsOutput };
+  refreshIndex: { input: RefreshIndexInput; output: RefreshIndexOutput };
+  inventoryCredentials: { input: InventoryCredentialsInput; output: InventoryCredentialsOutput };
+  checkCredentials: { input: CheckCredentialsInput; output: CredentialHealth[] };
+  refreshCredential: { input: RefreshCredentialInput; output: RefreshCredentialOutput };
+  rotateCredential: { input: RotateCredentialInput; output: RotateCredentialOutput };
+  recordCredentialHealth: { input: RecordCredentialHealthInput; output: RecordCredentialHealthOutput };
+  findNativeRun: { input: FindNativeRunInput; output: FindNativeRunOutput };
+  disableNativeTrigger: { input: DisableNativeTriggerInput; output: DisableNativeTriggerOutput };
+}
+
+export type ActivityName = keyof ActivityContracts;

@@ -2,6 +2,7 @@
 // Built lazily once per worker process; tests build their own with clients pointed at the emulator.
 import { loadSettings, type Settings } from '../config/settings.js';
 import { createAzureClients, type AzureClients } from '../azure/clients.js';
+import { invocationLog } from '../telemetry/invocation.js';
 
 export interface Deps {
   settings: Settings;
@@ -16,7 +17,7 @@ let cached: Deps | undefined;
 export function defaultDeps(): Deps {
   if (!cached) {
     const settings = loadSettings();
-    cached = { settings, clients: createAzureClients(settings), now: () => new Date(), log: (m) => console.log(m) };
+    cached = { settings, clients: createAzureClients(settings), now: () => new Date(), log: invocationLog };
   }
   return cached;
 }

@@ -257,6 +257,18 @@ export function toTaskInfo(task: Task, registry: RegistryInfo, options: ToTaskIn
     outputImages: outputImagesOf(task, registry, problems),
     credentials,
     tags,
+    ...nativeTriggerOf(task),
+  };
+}
+
+function nativeTriggerOf(task: Task): Pick<TaskInfo, 'nativeTrigger'> {
+  const b = task.trigger?.baseImageTrigger;
+  if (!b) return {};
+  return {
+    nativeTrigger: {
+      status: b.status === 'Disabled' ? 'Disabled' : 'Enabled',
+      type: b.baseImageTriggerType === 'All' ? 'All' : 'Runtime',
+    },
   };
 }
 

@@ -25,7 +25,6 @@ export interface AzureClients {
   publisher(): EventGridPublisherClient<'CloudEvent'> | undefined;
 }
 
-const ARM_SCOPE = 'https://management.azure.com/.default';
 // Generous retries: ARM throttling is normal at scale and the pipeline waits the Retry-After it is given.
 const RETRY = { maxRetries: 6, retryDelayInMs: 500, maxRetryDelayInMs: 30_000 };
 
@@ -75,13 +74,17 @@ export function createAzureClients(
   credential = createCredential(settings),
   writePacer = new WritePacer(),
 ): AzureClients {
-  const arm = { endpoint: settings.armEndpoint, credentialScopes: [ARM_SCOPE], retryOptions: RETRY };
+  // The audience comes from settings: sovereign clouds have their own (infra sets it from Bicep's environment()).
+  const armScope = `${settings.armAudience.replace(/\/+$/, '')}/.default`;
+  const arm = { endpoint: settings.armEndpoint, credentialScopes: [armScope], retryOptions: RETRY };
   const acrOptions = { ...arm, additionalPolicies: [writePacerPolicy(writePacer)] };
   // The new-generation Key Vault management client ignores credentialScopes and reads `credentials.scopes`.
-  const armNextGen = { endpoint: settings.armEndpoint, credentials: { scopes: [ARM_SCOPE] }, retryOptions: RETRY };
+  const armNextGen = { endpoint: settings.armEndpoint, credentials: { scopes: [armScope] }, retryOptions: RETRY };
+  // The table service URL (set by infra from the account's own endpoints, right in every cloud) before the account
+  // name, from which only the public cloud's URL can be built.
   const storage =
-    process.env.AzureWebJobsStorage__accountName ??
     process.env.AzureWebJobsStorage__tableServiceUri ??
+    process.env.AzureWebJobsStorage__accountName ??
     settings.storageConnection;
   const tables = memo(tableClientFactory(storage, credential));
   let publisher: EventGridPublisherClient<'CloudEvent'> | undefined;

@@ -19,18 +19,26 @@ export interface Settings {
   pollMaxSeconds: number;
   /** A run claim without a run blocks another attempt this long before it is taken over (exactly-once guard). */
   claimTimeoutSeconds: number;
+  /** What to do about ACR's own base-image triggers on managed tasks (see NATIVE_TRIGGER_POLICIES). */
+  nativeTriggers: NativeTriggerPolicy;
+  /** Under `adopt`: how long to wait for a task's native run before scheduling one. */
+  nativeAdoptWindowSeconds: number;
   /** Create missing pull role assignments instead of only reporting them. */
   autoRemediate: boolean;
   /** Secrets expiring within this many days are reported `expiring`. */
   secretWarningDays: number;
   /** NCRONTAB (6 fields) of the scheduled credential check. */
   credentialCheckSchedule: string;
+  /** Ended durable instances and the app's history/dedupe rows older than this many days are purged daily. */
+  historyRetentionDays: number;
   /** NCRONTAB (6 fields) of the scheduled dependency index refresh. */
   indexRefreshSchedule: string;
   /** Event Grid custom topic endpoint for outbound CloudEvents; empty = no notifications. */
   notificationTopicEndpoint: string;
   /** ARM endpoint (public cloud by default). */
   armEndpoint: string;
+  /** Token audience of ARM (the cloud's own: sovereign clouds differ); scope `<audience>/.default`. */
+  armAudience: string;
   /** Key Vault challenge resource verification; switch off only for endpoints not under *.vault.azure.net. */
   keyVaultVerifyChallengeResource: boolean;
   /** Client id of a user-assigned identity for the app; empty = system-assigned. */
@@ -39,7 +47,23 @@ export interface Settings {
   storageConnection: string;
   /** Durable task hub name. */
   taskHub: string;
+  /** How HTTP API callers authenticate: Entra ID bearer tokens with app roles, or function keys. */
+  apiAuth: 'entra' | 'keys';
+  /** Entra ID: the API's application (client) id that tokens must be issued for. */
+  apiAudience: string;
+  /** Entra ID: the tenant whose tokens are accepted. */
+  apiTenantId: string;
+  /** Entra ID authority host (public cloud by default; sovereign clouds have their own). */
+  authorityHost: string;
 }
+
+/**
+ * ACR starts a task's run by itself when a base it recorded is updated (its base-image trigger, on by default).
+ * `adopt`: use that run as the task's run instead of scheduling one; `disable`: turn the trigger off on managed tasks
+ * acr-cascade rebuilds and be the only scheduler; `ignore`: schedule anyway (such tasks build twice per push).
+ */
+export const NATIVE_TRIGGER_POLICIES = ['adopt', 'disable', 'ignore'] as const;
+export type NativeTriggerPolicy = (typeof NATIVE_TRIGGER_POLICIES)[number];
 
 export interface SettingSpec {
   env: string;
@@ -82,6 +106,16 @@ export const SETTING_SPECS = {
     default: '300',
     description: 'age at which a run claim without a run is taken over (10-3600)',
   },
+  nativeTriggers: {
+    env: 'CASCADE_NATIVE_TRIGGERS',
+    default: 'adopt',
+    description: "ACR's own base-image triggers on managed tasks: adopt | disable | ignore",
+  },
+  nativeAdoptWindowSeconds: {
+    env: 'CASCADE_NATIVE_ADOPT_WINDOW_SECONDS',
+    default: '120',
+    description: 'under adopt, seconds to wait for a native run before scheduling one (5-3600)',
+  },
   autoRemediate: {
     env: 'CASCADE_AUTO_REMEDIATE',
     default: 'false',
@@ -91,6 +125,11 @@ export const SETTING_SPECS = {
     env: 'CASCADE_SECRET_WARNING_DAYS',
     default: '30',
     description: 'days before expiry a secret is reported expiring (1-365)',
+  },
+  historyRetentionDays: {
+    env: 'CASCADE_HISTORY_RETENTION_DAYS',
+    default: '30',
+    description: 'days ended cascades/checks and their history rows are kept (0-3650; 0 = purge every ended one)',
   },
   credentialCheckSchedule: {
     env: 'CASCADE_CREDENTIAL_CHECK_SCHEDULE',
@@ -108,6 +147,11 @@ export const SETTING_SPECS = {
     description: 'Event Grid topic endpoint for outbound CloudEvents',
   },
   armEndpoint: { env: 'CASCADE_ARM_ENDPOINT', default: 'https://management.azure.com', description: 'ARM endpoint' },
+  armAudience: {
+    env: 'CASCADE_ARM_AUDIENCE',
+    default: 'https://management.azure.com',
+    description: 'ARM token audience (the cloud being used)',
+  },
   keyVaultVerifyChallengeResource: {
     env: 'CASCADE_KEYVAULT_VERIFY_CHALLENGE_RESOURCE',
     default: 'true',
@@ -124,6 +168,26 @@ export const SETTING_SPECS = {
     description: 'Table Storage connection string',
   },
   taskHub: { env: 'CASCADE_TASK_HUB', default: 'AcrCascade', description: 'Durable task hub name' },
+  apiAuth: {
+    env: 'CASCADE_API_AUTH',
+    default: 'entra',
+    description: "HTTP API authentication: 'entra' (bearer tokens with app roles) or 'keys' (function keys)",
+  },
+  apiAudience: {
+    env: 'CASCADE_API_AUDIENCE',
+    default: '',
+    description: 'Entra ID: application (client) id of the API (required with entra)',
+  },
+  apiTenantId: {
+    env: 'CASCADE_API_TENANT_ID',
+    default: '',
+    description: 'Entra ID: tenant id whose tokens are accepted (required with entra)',
+  },
+  authorityHost: {
+    env: 'CASCADE_AUTHORITY_HOST',
+    default: 'https://login.microsoftonline.com',
+    description: 'Entra ID authority host',
+  },
 } as const satisfies Record<keyof Settings, SettingSpec>;
 
 /** Thrown at start-up (and by HTTP functions) when a setting is malformed; the message names the setting. */
@@ -172,6 +236,13 @@ function bool(env: Env, key: keyof Settings): boolean {
   throw new SettingsError(SETTING_SPECS[key].env, `'${text}' is not true or false`);
 }
 
+function oneOf<T extends string>(env: Env, key: keyof Settings, allowed: readonly T[]): T {
+  const text = raw(env, key).toLowerCase();
+  const found = allowed.find((a) => a === text);
+  if (!found) throw new SettingsError(SETTING_SPECS[key].env, `'${text}' is not one of ${allowed.join(', ')}`);
+  return found;
+}
+
 function url(env: Env, key: keyof Settings, optional: boolean): string {
   const text = raw(env, key);
   if (optional && text === '') return '';
@@ -210,15 +281,50 @@ export function loadSettings(env: Env = process.env): Settings {
     pollInitialSeconds: int(env, 'pollInitialSeconds', 1, 600),
     pollMaxSeconds: int(env, 'pollMaxSeconds', 1, 3600),
     claimTimeoutSeconds: int(env, 'claimTimeoutSeconds', 10, 3600),
+    nativeTriggers: oneOf(env, 'nativeTriggers', NATIVE_TRIGGER_POLICIES),
+    nativeAdoptWindowSeconds: int(env, 'nativeAdoptWindowSeconds', 5, 3600),
     autoRemediate: bool(env, 'autoRemediate'),
     secretWarningDays: int(env, 'secretWarningDays', 1, 365),
     credentialCheckSchedule: cron(env, 'credentialCheckSchedule'),
+    historyRetentionDays: int(env, 'historyRetentionDays', 0, 3650),
     indexRefreshSchedule: cron(env, 'indexRefreshSchedule'),
     notificationTopicEndpoint: url(env, 'notificationTopicEndpoint', true),
     armEndpoint: url(env, 'armEndpoint', false),
+    armAudience: url(env, 'armAudience', false),
     keyVaultVerifyChallengeResource: bool(env, 'keyVaultVerifyChallengeResource'),
     appIdentityClientId: raw(env, 'appIdentityClientId'),
     storageConnection: raw(env, 'storageConnection'),
     taskHub: raw(env, 'taskHub'),
+    ...apiAuth(env),
+  };
+}
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** With Entra ID auth, the audience and tenant must be set: checked where the API is served (and by /api/health). */
+export function requireEntraSettings(s: Pick<Settings, 'apiAuth' | 'apiAudience' | 'apiTenantId'>): void {
+  if (s.apiAuth !== 'entra') return;
+  if (s.apiAudience === '') {
+    throw new SettingsError(SETTING_SPECS.apiAudience.env, "is required when CASCADE_API_AUTH is 'entra'");
+  }
+  if (s.apiTenantId === '') {
+    throw new SettingsError(SETTING_SPECS.apiTenantId.env, "is required when CASCADE_API_AUTH is 'entra'");
+  }
+}
+
+function apiAuth(env: Env): Pick<Settings, 'apiAuth' | 'apiAudience' | 'apiTenantId' | 'authorityHost'> {
+  const mode = raw(env, 'apiAuth').toLowerCase();
+  if (mode !== 'entra' && mode !== 'keys') {
+    throw new SettingsError(SETTING_SPECS.apiAuth.env, `'${mode}' is not 'entra' or 'keys'`);
+  }
+  const tenant = raw(env, 'apiTenantId');
+  if (tenant !== '' && !GUID.test(tenant)) {
+    throw new SettingsError(SETTING_SPECS.apiTenantId.env, 'is not a tenant id (GUID)');
+  }
+  return {
+    apiAuth: mode,
+    apiAudience: raw(env, 'apiAudience'),
+    apiTenantId: tenant,
+    authorityHost: url(env, 'authorityHost', false),
   };
 }

@@ -26,7 +26,8 @@ export type ReasonCode =
   | 'SecretNotYetValid'
   | 'SecretExpired'
   | 'SecretExpiring'
-  | 'SecretVersionOutdated';
+  | 'SecretVersionOutdated'
+  | 'NativeTriggerEnabled';
 
 /** blocking: the run would fail, so it is not scheduled. warning: reported, run goes ahead. info: a skip/no-op. */
 export type Severity = 'blocking' | 'warning' | 'info';
@@ -249,6 +250,32 @@ export function registryNotManaged(task: TaskRef, loginServer: string): Reason {
     `az role assignment create --assignee <acr-cascade principal id> --role Reader --scope $(az acr show --name ${
       loginServer.split('.')[0] ?? loginServer
     } --query id --output tsv)`,
+  );
+}
+
+/**
+ * The task has ACR's own base-image trigger on: ACR builds it by itself when its base changes. What acr-cascade does
+ * about it depends on CASCADE_NATIVE_TRIGGERS (`adopt` | `disable` | `ignore`).
+ */
+export function nativeTriggerEnabled(
+  task: TaskRef,
+  triggerType: 'Runtime' | 'All',
+  policy: 'adopt' | 'disable' | 'ignore',
+): Reason {
+  const what = `${cap(taskWords(task))} has ACR's base-image trigger enabled (${triggerType}): ACR starts its run itself when ${
+    triggerType === 'All' ? 'any of its bases' : 'its runtime base'
+  } is updated.`;
+  const does =
+    policy === 'adopt'
+      ? ' acr-cascade adopts that run instead of scheduling one (CASCADE_NATIVE_TRIGGERS=adopt).'
+      : policy === 'disable'
+        ? ' acr-cascade will switch the trigger off when it rebuilds the task and schedule the run itself (CASCADE_NATIVE_TRIGGERS=disable).'
+        : ' acr-cascade schedules a run as well (CASCADE_NATIVE_TRIGGERS=ignore): the task builds twice per push.';
+  return reason(
+    'NativeTriggerEnabled',
+    policy === 'ignore' ? 'warning' : 'info',
+    what + does,
+    `az acr task update ${taskArgs(task)} --base-image-trigger-enabled false`,
   );
 }
 

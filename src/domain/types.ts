@@ -82,6 +82,8 @@ export interface TaskInfo {
   outputImages: string[];
   credentials: TaskCredential[];
   tags: Record<string, string>;
+  /** ACR's own base-image trigger (`trigger.baseImageTrigger`), when the task has one. */
+  nativeTrigger?: { status: TaskStatus; type: 'Runtime' | 'All' };
 }
 
 export interface RoleAssignmentInfo {

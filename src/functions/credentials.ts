@@ -13,17 +13,15 @@ import {
   type InvocationContext,
   type Timer,
 } from '@azure/functions';
+import { randomUUID } from 'node:crypto';
 import * as df from 'durable-functions';
-import { loadSettings, SETTING_SPECS, SettingsError, type Settings } from '../config/settings.js';
-import {
-  classifyVaultEvent,
-  isAncestorOrSelf,
-  parseResourceId,
-  parseSecretUri,
-  ResourceIdError,
-  SecretUriError,
-  type VaultSecretEvent,
-} from '../domain/index.js';
+import { loadSettings, SETTING_SPECS, type Settings } from '../config/settings.js';
+import { classifyVaultEvent, type VaultSecretEvent } from '../domain/index.js';
+import { invalid, apiAuthLevel, callerOf, route } from '../http/errors.js';
+import { describeCaller, ROLES } from '../http/auth.js';
+import * as v from '../http/validate.js';
+import { logger } from '../telemetry/log.js';
+import { statusOf } from './durable.js';
 import {
   ActivityNames,
   OrchestrationNames,
@@ -35,13 +33,10 @@ import {
   type RefreshCredentialInput,
   type RotateCredentialInput,
 } from '../activities/contracts.js';
-import { lazy } from '../activities/deps.js';
-import { createCredentialActivities } from '../activities/credentials/index.js';
+import { credentialActivities as activities } from './activities.js';
 import { credentialCheck } from '../orchestrations/credentialCheck.js';
 
 export const FULL_CHECK_INSTANCE_ID = 'acr-cascade-credential-check';
-
-const activities = lazy(createCredentialActivities);
 
 // ---- orchestration and activities ------------------------------------------------------------------------------------
 
@@ -78,75 +73,21 @@ export function eventInstanceId(eventId: string): string {
   return `credential-check-event-${eventId.replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 100)}`;
 }
 
-export class RequestError extends Error {
-  constructor(
-    readonly status: 400 | 403,
-    readonly field: string | undefined,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'RequestError';
-  }
-}
-
 /**
  * The body of POST /api/credentials/check → scope. Empty body or `{}` = every managed credential;
  * `{ "tasks": [taskId, …] }` = those tasks (each inside a managed scope, else 403); `{ "secret": uri }` = the tasks
- * using that secret.
+ * using that secret. Throws ApiError naming the field.
  */
 export function parseCheckRequest(
-  body: unknown,
+  body: Record<string, unknown>,
   settings: Pick<Settings, 'managedScopes'>,
 ): CredentialCheckInput['scope'] {
-  if (body === undefined || body === null) return { kind: 'all' };
-  if (typeof body !== 'object' || Array.isArray(body))
-    throw new RequestError(400, undefined, 'the body must be a JSON object');
-  const b = body as Record<string, unknown>;
-  const unknown = Object.keys(b).filter((k) => k !== 'tasks' && k !== 'secret');
-  if (unknown.length)
-    throw new RequestError(400, unknown[0], `unknown field '${unknown[0]}' (use 'tasks' or 'secret')`);
-  if (b.tasks !== undefined && b.secret !== undefined) {
-    throw new RequestError(400, 'secret', "give either 'tasks' or 'secret', not both");
+  if (body.tasks !== undefined && body.secret !== undefined) {
+    throw invalid('secret', "give either 'tasks' or 'secret', not both");
   }
-  if (b.secret !== undefined) {
-    if (typeof b.secret !== 'string')
-      throw new RequestError(400, 'secret', "field 'secret' must be a secret URI string");
-    try {
-      const ref = parseSecretUri(b.secret);
-      return { kind: 'secret', vaultUrl: ref.vaultUrl, name: ref.name };
-    } catch (err) {
-      if (err instanceof SecretUriError) throw new RequestError(400, 'secret', `field 'secret': ${err.message}`);
-      throw err;
-    }
-  }
-  if (b.tasks === undefined) return { kind: 'all' };
-  if (!Array.isArray(b.tasks) || b.tasks.length === 0) {
-    throw new RequestError(400, 'tasks', "field 'tasks' must be a non-empty array of task resource ids");
-  }
-  const tasks: string[] = [];
-  b.tasks.forEach((t, i) => {
-    const field = `tasks[${i}]`;
-    if (typeof t !== 'string') throw new RequestError(400, field, `field '${field}' must be a task resource id string`);
-    try {
-      const p = parseResourceId(t);
-      if (p.types.length !== 2 || p.types[1]?.toLowerCase() !== 'tasks')
-        throw new ResourceIdError(t, 'type', 'not an ACR task id');
-    } catch (err) {
-      if (err instanceof ResourceIdError) {
-        throw new RequestError(
-          400,
-          field,
-          `field '${field}': '${t}' is not an ACR task id (…/registries/{r}/tasks/{t})`,
-        );
-      }
-      throw err;
-    }
-    if (!settings.managedScopes.some((s) => isAncestorOrSelf(s, t))) {
-      throw new RequestError(403, field, `task '${t}' is outside the managed scopes (CASCADE_MANAGED_SCOPES)`);
-    }
-    tasks.push(t);
-  });
-  return { kind: 'tasks', tasks };
+  if (body.secret !== undefined) return { kind: 'secret', ...v.secretUri(body.secret) };
+  if (body.tasks === undefined) return { kind: 'all' };
+  return { kind: 'tasks', tasks: v.taskIds(body.tasks, 'tasks', settings.managedScopes) };
 }
 
 const STATUSES: readonly CredentialStatus[] = [
@@ -165,32 +106,6 @@ const STATUSES: readonly CredentialStatus[] = [
 
 // ---- triggers ----------------------------------------------------------------------------------------------------------
 
-function settingsOr500(): Settings | HttpResponseInit {
-  try {
-    return loadSettings();
-  } catch (err) {
-    if (err instanceof SettingsError) {
-      return {
-        status: 500,
-        jsonBody: { error: { code: 'Misconfigured', setting: err.setting, message: err.message } },
-      };
-    }
-    throw err;
-  }
-}
-
-async function statusOf(
-  client: df.DurableClient,
-  instanceId: string,
-): Promise<df.DurableOrchestrationStatus | undefined> {
-  try {
-    return await client.getStatus(instanceId);
-  } catch (err) {
-    if (err instanceof Error && /\b404\b/.test(err.message)) return undefined;
-    throw err;
-  }
-}
-
 const RUNNING = new Set<string>([
   df.OrchestrationRuntimeStatus.Running,
   df.OrchestrationRuntimeStatus.Pending,
@@ -198,27 +113,45 @@ const RUNNING = new Set<string>([
   df.OrchestrationRuntimeStatus.Suspended,
 ]);
 
-/** Starts the singleton full check unless one is running; returns the instance id either way. */
+/** A fresh id for one run of the check (the singleton instance id is only its lock). */
+export function newCheckId(trigger: CredentialCheckInput['trigger']): string {
+  return `check-${trigger}-${randomUUID()}`;
+}
+
+/**
+ * Starts the full check unless one is running (the singleton instance id is the lock). Returns the checkId of the
+ * started run, or undefined when one was already running.
+ */
 async function startFullCheck(
   client: df.DurableClient,
   trigger: CredentialCheckInput['trigger'],
   warningDays: number,
-): Promise<{ instanceId: string; started: boolean }> {
-  const existing = await statusOf(client, FULL_CHECK_INSTANCE_ID);
-  if (existing && RUNNING.has(existing.runtimeStatus)) return { instanceId: FULL_CHECK_INSTANCE_ID, started: false };
-  const input: CredentialCheckInput = { scope: { kind: 'all' }, trigger, warningDays };
+  requestedBy?: string,
+): Promise<{ checkId?: string; started: boolean }> {
+  const existing = await statusOf(client, FULL_CHECK_INSTANCE_ID, true);
+  if (existing && RUNNING.has(existing.runtimeStatus)) {
+    const running = (existing.input as CredentialCheckInput | undefined)?.checkId;
+    return { started: false, ...(running ? { checkId: running } : {}) };
+  }
+  const checkId = newCheckId(trigger);
+  const input: CredentialCheckInput = {
+    scope: { kind: 'all' },
+    trigger,
+    warningDays,
+    checkId,
+    ...(requestedBy ? { requestedBy } : {}),
+  };
   await client.startNew(OrchestrationNames.credentialCheck, { instanceId: FULL_CHECK_INSTANCE_ID, input });
-  return { instanceId: FULL_CHECK_INSTANCE_ID, started: true };
+  return { checkId, started: true };
 }
 
 export async function credentialCheckTimer(_timer: Timer, context: InvocationContext): Promise<void> {
   const settings = loadSettings();
-  const client = df.getClient(context);
-  const r = await startFullCheck(client, 'timer', settings.secretWarningDays);
-  context.log(
-    r.started
-      ? `credentialCheckTimer: started ${r.instanceId}`
-      : `credentialCheckTimer: ${r.instanceId} is still running; not started again`,
+  const r = await startFullCheck(df.getClient(context), 'timer', settings.secretWarningDays);
+  logger(context, r.checkId ? { checkId: r.checkId } : {}).info(
+    'credentialCheck.timer',
+    r.started ? 'full credential check started' : 'a full credential check is still running; not started again',
+    { started: r.started },
   );
 }
 
@@ -226,84 +159,92 @@ export async function onVaultEvent(event: EventGridEvent, context: InvocationCon
   const settings = loadSettings();
   const c = classifyVaultEvent(event, settings.watchedVaults);
   const id = typeof (event as { id?: unknown }).id === 'string' ? event.id : '(no id)';
+  const log = logger(context, { eventId: id });
   if (c.kind !== 'accept') {
     // Ignored or malformed: one line, and a normal return so Event Grid does not retry it.
-    context.log(`onVaultEvent ${id}: ${c.kind} — ${c.reason}`);
+    log.info(`vaultEvent.${c.kind}`, `Key Vault event ${c.kind}: ${c.reason}`);
     return;
   }
   const client = df.getClient(context);
   const instanceId = eventInstanceId(c.eventId);
   if (await statusOf(client, instanceId)) {
-    context.log(`onVaultEvent ${id}: redelivery of an event already handled by ${instanceId}`);
+    log.info('vaultEvent.redelivered', `redelivery of an event already handled by ${instanceId}`, { instanceId });
     return;
   }
   await client.startNew(OrchestrationNames.credentialCheck, {
     instanceId,
     input: vaultEventCheckInput(c, settings.secretWarningDays),
   });
-  context.log(
-    `onVaultEvent ${id}: ${c.secret.type} for secret '${c.secret.name}' (${c.secret.vaultName}) → ${instanceId}`,
-  );
+  log
+    .with({ checkId: instanceId })
+    .info(
+      'vaultEvent.accepted',
+      `${c.secret.type} for secret '${c.secret.name}' (${c.secret.vaultName}) → check ${instanceId}`,
+    );
+}
+
+function credentialsUrl(req: HttpRequest): string {
+  return `${new URL(req.url).origin}/api/credentials`;
 }
 
 export async function postCredentialCheck(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  const settings = settingsOr500();
-  if (!('managedScopes' in settings)) return settings;
-  let body: unknown;
-  const text = await request.text();
-  if (text.trim() !== '') {
-    try {
-      body = JSON.parse(text) as unknown;
-    } catch {
-      return { status: 400, jsonBody: { error: { code: 'InvalidRequest', message: 'the body is not valid JSON' } } };
-    }
-  }
-  let scope: CredentialCheckInput['scope'];
-  try {
-    scope = parseCheckRequest(body, settings);
-  } catch (err) {
-    if (err instanceof RequestError) {
-      return {
-        status: err.status,
-        jsonBody: {
-          error: {
-            code: err.status === 403 ? 'NotManaged' : 'InvalidRequest',
-            ...(err.field ? { field: err.field } : {}),
-            message: err.message,
-          },
-        },
-      };
-    }
-    throw err;
-  }
+  const settings = loadSettings();
+  const scope = parseCheckRequest(await v.jsonObject(request, ['tasks', 'secret'], true), settings);
   const client = df.getClient(context);
+  const requestedBy = describeCaller(callerOf(request));
+  let checkId: string | undefined;
+  let alreadyRunning = false;
   if (scope.kind === 'all') {
-    const r = await startFullCheck(client, 'http', settings.secretWarningDays);
-    return client.createCheckStatusResponse(request, r.instanceId);
+    const r = await startFullCheck(client, 'http', settings.secretWarningDays, requestedBy);
+    checkId = r.checkId;
+    alreadyRunning = !r.started;
+  } else {
+    checkId = newCheckId('http');
+    const input: CredentialCheckInput = {
+      scope,
+      trigger: 'http',
+      warningDays: settings.secretWarningDays,
+      checkId,
+      requestedBy,
+    };
+    await client.startNew(OrchestrationNames.credentialCheck, { instanceId: checkId, input });
   }
-  const input: CredentialCheckInput = { scope, trigger: 'http', warningDays: settings.secretWarningDays };
-  const instanceId = await client.startNew(OrchestrationNames.credentialCheck, { input });
-  return client.createCheckStatusResponse(request, instanceId);
+  logger(context, checkId ? { checkId } : {}).info('credentialCheck.requested', `credential check requested`, {
+    scope: scope.kind,
+    alreadyRunning,
+  });
+  const url = credentialsUrl(request);
+  return {
+    status: 202,
+    headers: { location: url },
+    jsonBody: { ...(checkId ? { id: checkId, checkId } : {}), scope: scope.kind, alreadyRunning, statusUri: url },
+  };
 }
 
 export async function getCredentials(request: HttpRequest): Promise<HttpResponseInit> {
-  const status = request.query.get('status') ?? undefined;
-  if (status !== undefined && !STATUSES.includes(status as CredentialStatus)) {
-    return {
-      status: 400,
-      jsonBody: {
-        error: { code: 'InvalidRequest', field: 'status', message: `status must be one of ${STATUSES.join(', ')}` },
-      },
-    };
-  }
-  const task = request.query.get('task') ?? undefined;
-  const settings = settingsOr500();
-  if (!('managedScopes' in settings)) return settings;
+  const statusText = request.query.get('status');
+  const status = statusText === null ? undefined : v.oneOf(statusText, STATUSES, 'status');
+  const taskText = request.query.get('task');
+  const settings = loadSettings();
+  const task = taskText === null ? undefined : v.taskId(taskText, 'task', settings.managedScopes);
   const list = await activities().listCredentialHealth({
-    ...(status ? { status: status as CredentialStatus } : {}),
+    ...(status ? { status } : {}),
     ...(task ? { task } : {}),
   });
-  return { status: 200, jsonBody: { count: list.credentials.length, ...list } };
+  return {
+    status: 200,
+    jsonBody: {
+      count: list.credentials.length,
+      ...list,
+      ...(list.lastCheck
+        ? {}
+        : {
+            note:
+              'no credential check has run yet; POST /api/credentials/check starts one ' +
+              '(the scheduled one runs at CASCADE_CREDENTIAL_CHECK_SCHEDULE)',
+          }),
+    },
+  };
 }
 
 /** The schedule is read at registration (empty/invalid setting → the documented default; the check then fails loudly). */
@@ -324,8 +265,13 @@ app.eventGrid('onVaultEvent', { extraInputs: [df.input.durableClient()], handler
 app.http('postCredentialCheck', {
   route: 'credentials/check',
   methods: ['POST'],
-  authLevel: 'function',
+  authLevel: apiAuthLevel(),
   extraInputs: [df.input.durableClient()],
-  handler: postCredentialCheck,
+  handler: route(ROLES.operator, postCredentialCheck),
 });
-app.http('getCredentials', { route: 'credentials', methods: ['GET'], authLevel: 'function', handler: getCredentials });
+app.http('getCredentials', {
+  route: 'credentials',
+  methods: ['GET'],
+  authLevel: apiAuthLevel(),
+  handler: route(ROLES.reader, getCredentials),
+});

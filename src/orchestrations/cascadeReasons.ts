@@ -94,3 +94,37 @@ export function planFailed(message: string): CascadeReason {
     message: `The rebuild plan could not be computed: ${message}`,
   };
 }
+
+/** ACR's base-image trigger already started the task's run for this update; that run is the task's run. */
+export function nativeRunAdopted(t: TaskWords, runId: string): CascadeReason {
+  return {
+    code: 'NativeRunAdopted',
+    severity: 'info',
+    message: `Run ${runId} of ${words(t)} was started by ACR's own base-image trigger; acr-cascade adopted it instead of scheduling another.`,
+  };
+}
+
+export function nativeRunNotFound(t: TaskWords, seconds: number): CascadeReason {
+  return {
+    code: 'NativeRunNotFound',
+    severity: 'info',
+    message: `ACR's base-image trigger of ${words(t)} started no run within ${seconds} seconds; acr-cascade scheduled one.`,
+    fix: `az acr task update --name ${t.taskName} --registry ${registryName(t.registryId)} --base-image-trigger-enabled false`,
+  };
+}
+
+export function nativeTriggerDisabled(t: TaskWords, triggerName: string | undefined): CascadeReason {
+  return {
+    code: 'NativeTriggerDisabled',
+    severity: 'info',
+    message: `ACR's base-image trigger${triggerName ? ` '${triggerName}'` : ''} of ${words(t)} was disabled (CASCADE_NATIVE_TRIGGERS=disable): acr-cascade is its only scheduler.`,
+  };
+}
+
+export function preflightFailed(t: TaskWords, message: string): CascadeReason {
+  return {
+    code: 'PreflightFailed',
+    severity: 'blocking',
+    message: `The pre-run checks of ${words(t)} could not be made, so it was not run: ${message}`,
+  };
+}

@@ -14,15 +14,14 @@ import {
   type CredentialStatus,
   isSecretCredential,
   type SecretCredentialRef,
-  type InventoryCredentialsOutput,
   type Notification,
-  type PublishNotificationsInput,
   type RecordCredentialHealthInput,
   type RefreshCredentialInput,
   type RefreshCredentialOutput,
   type RotateCredentialInput,
   type RotateCredentialOutput,
 } from '../activities/contracts.js';
+import { ONE_ATTEMPT, callActivities, callActivity, tryCallActivity } from './calls.js';
 
 /** Credentials per checkCredentials call, and calls in flight at once. */
 export const CHECK_BATCH_SIZE = 25;
@@ -270,11 +269,10 @@ function* checkAll(
 ): Generator<Task, CredentialHealth[], unknown> {
   const out: CredentialHealth[] = [];
   const batches = chunk(refs, CHECK_BATCH_SIZE);
+  // Checks are reads: a window that fails transiently is checked again whole.
   for (let i = 0; i < batches.length; i += MAX_PARALLEL_CHECKS) {
-    const group = batches
-      .slice(i, i + MAX_PARALLEL_CHECKS)
-      .map((credentials) => context.df.callActivity(ActivityNames.checkCredentials, { credentials, warningDays }));
-    const results = (yield context.df.Task.all(group)) as CredentialHealth[][];
+    const group = batches.slice(i, i + MAX_PARALLEL_CHECKS).map((credentials) => ({ credentials, warningDays }));
+    const results = yield* callActivities(context, ActivityNames.checkCredentials, group, MAX_PARALLEL_CHECKS);
     for (const r of results) out.push(...r);
     progress.checked = out.length;
     context.df.setCustomStatus(progress);
@@ -284,14 +282,12 @@ function* checkAll(
 
 export const credentialCheck: OrchestrationHandler = function* (context: OrchestrationContext) {
   const input = context.df.getInput() as CredentialCheckInput;
-  const checkId = context.df.instanceId;
+  const checkId = input.checkId ?? context.df.instanceId;
   const startedAt = context.df.currentUtcDateTime.toISOString();
   const progress: CredentialCheckProgress = { phase: 'inventory', credentials: 0, checked: 0 };
   context.df.setCustomStatus(progress);
 
-  const inventory = (yield context.df.callActivity(ActivityNames.inventoryCredentials, {
-    scope: input.scope,
-  })) as InventoryCredentialsOutput;
+  const inventory = yield* callActivity(context, ActivityNames.inventoryCredentials, { scope: input.scope });
   progress.phase = 'health';
   progress.credentials = inventory.credentials.length;
   let health: CredentialHealth[] = yield* checkAll(context, inventory.credentials, input.warningDays, progress);
@@ -301,18 +297,18 @@ export const credentialCheck: OrchestrationHandler = function* (context: Orchest
   if (planned.rotations.length) {
     progress.phase = 'rotate';
     context.df.setCustomStatus(progress);
-    // One at a time: two secrets can name the same token, and each rotation regenerates one of its slots.
+    // One at a time: two secrets can name the same token, and each rotation regenerates one of its slots. Never
+    // retried: a rotation whose answer was lost may have regenerated a slot already (the recheck shows the outcome).
     for (const r of planned.rotations) {
-      rotations.push((yield context.df.callActivity(ActivityNames.rotateCredential, r)) as RotateCredentialOutput);
+      rotations.push(yield* callActivity(context, ActivityNames.rotateCredential, r, { policy: ONE_ATTEMPT }));
     }
   }
   let refreshes: RefreshCredentialOutput[] = [];
   if (planned.refreshes.length) {
     progress.phase = 'refresh';
     context.df.setCustomStatus(progress);
-    refreshes = (yield context.df.Task.all(
-      planned.refreshes.map((r) => context.df.callActivity(ActivityNames.refreshCredential, r)),
-    )) as RefreshCredentialOutput[];
+    // Each refresh re-checks the task before it changes it, so a window may be retried whole.
+    refreshes = yield* callActivities(context, ActivityNames.refreshCredential, planned.refreshes);
   }
   if (rotations.length || refreshes.length) {
     const applied = applyOutcomes(health, rotations, refreshes);
@@ -336,19 +332,14 @@ export const credentialCheck: OrchestrationHandler = function* (context: Orchest
     credentials: health,
     ...(inventory.errors.length ? { keepTasks: inventory.errors.map((e) => e.task) } : {}),
   };
-  yield context.df.callActivity(ActivityNames.recordCredentialHealth, record);
+  yield* callActivity(context, ActivityNames.recordCredentialHealth, record);
 
   const notifications = notificationsFor(checkId, health, rotations);
   if (notifications.length) {
     progress.phase = 'notify';
     context.df.setCustomStatus(progress);
-    try {
-      const publish: PublishNotificationsInput = { notifications };
-      yield context.df.callActivity(ActivityNames.publishNotifications, publish);
-    } catch (err) {
-      // Notifications are best effort: the verdicts are recorded and returned either way.
-      if (!context.df.isReplaying) context.log(`credentialCheck ${checkId}: notifications failed: ${String(err)}`);
-    }
+    // Best effort: the verdicts are recorded and returned either way.
+    yield* tryCallActivity(context, ActivityNames.publishNotifications, { notifications });
   }
 
   progress.phase = 'done';

@@ -42,8 +42,15 @@ import {
   type TaskResult,
 } from '../activities/contracts.js';
 import { anyOf } from './anyOf.js';
-import { cascadeCanceled, planFailed, taskOrchestrationFailed, upstreamFailed } from './cascadeReasons.js';
-import { ACTIVITY_RETRY, remediable } from './rebuildTask.js';
+import { callActivity, failureMessage, tryCallActivity } from './calls.js';
+import {
+  cascadeCanceled,
+  planFailed,
+  preflightFailed,
+  taskOrchestrationFailed,
+  upstreamFailed,
+} from './cascadeReasons.js';
+import { remediable } from './rebuildTask.js';
 
 /** A run is watched for the task's timeout plus this margin (queueing, agent start). */
 export const WATCH_MARGIN_SECONDS = 600;
@@ -337,9 +344,9 @@ export function* rebuildCascade(context: OrchestrationContext): Generator<Task, 
     else if (input.requestedImage) req.image = input.requestedImage;
     else if (input.tasks) req.tasks = input.tasks;
     try {
-      plan = (yield* awaitTask(context.df.callActivityWithRetry(ActivityNames.buildPlan, ACTIVITY_RETRY, req))) as Plan;
+      plan = yield* callActivity(context, ActivityNames.buildPlan, req, { wait: awaitTask });
     } catch (err) {
-      failure = (err instanceof Error ? err.message : String(err)).slice(0, 500);
+      failure = failureMessage(err);
       log(`plan failed: ${failure}`);
     }
   }
@@ -432,9 +439,26 @@ export function* rebuildCascade(context: OrchestrationContext): Generator<Task, 
 
       // Preflight the wave just before it runs.
       const pre: PreflightInput = { taskIds: candidates.map((t) => t.task), ...(base ? { image: base } : {}) };
-      const verdicts = (yield* awaitTask(
-        context.df.callActivityWithRetry(ActivityNames.preflightTasks, ACTIVITY_RETRY, pre),
-      )) as PreflightOutput;
+      let verdicts: PreflightOutput;
+      try {
+        verdicts = yield* callActivity(context, ActivityNames.preflightTasks, pre, { wait: awaitTask });
+      } catch (err) {
+        // Past its retries: the wave is reported failed (not run blind); the cascade goes on to report and hand over.
+        const message = failureMessage(err);
+        log(`preflight of wave ${w + 1} failed: ${message}`);
+        for (const t of candidates) {
+          report({
+            task: t.task,
+            taskName: t.taskName,
+            wave: t.wave,
+            decision: t.decision,
+            outcome: 'failed',
+            reasons: [preflightFailed(t, message)],
+          });
+        }
+        show();
+        continue;
+      }
       const ready: { t: PlannedTask; v: PreflightVerdict }[] = [];
       for (const t of candidates) {
         const v: PreflightVerdict = verdicts[t.task] ?? {
@@ -510,7 +534,7 @@ export function* rebuildCascade(context: OrchestrationContext): Generator<Task, 
           const task = winner;
           inflight.delete(task);
           if (task.isFaulted) {
-            const message = (task.result instanceof Error ? task.result.message : String(task.result)).slice(0, 500);
+            const message = failureMessage(task.result);
             report({
               task: t.task,
               taskName: t.taskName,
@@ -537,7 +561,8 @@ export function* rebuildCascade(context: OrchestrationContext): Generator<Task, 
               ...(input.trigger === 'http' ? { requestId: cascadeId } : {}),
             })),
           };
-          yield* awaitTask(context.df.callActivityWithRetry(ActivityNames.cancelRun, ACTIVITY_RETRY, cancel));
+          // Best effort: a run it could not cancel is still watched to its end by its rebuildTask.
+          yield* tryCallActivity(context, ActivityNames.cancelRun, cancel, { wait: awaitTask });
         }
         running = inflight.size;
         show();
@@ -580,9 +605,12 @@ export function* rebuildCascade(context: OrchestrationContext): Generator<Task, 
       finishedAt: result.finishedAt,
     },
   });
-  yield* awaitTask(context.df.callActivityWithRetry(ActivityNames.recordCascade, ACTIVITY_RETRY, result));
+  // Neither the record nor the notifications may stop the hand-over below: a failure past the retries is logged and
+  // the queued push still gets its cascade.
+  const recorded = yield* tryCallActivity(context, ActivityNames.recordCascade, result, { wait: awaitTask });
+  if (!recorded) log('the cascade could not be recorded in CascadeHistory (see the failure above)');
   const publish: PublishNotificationsInput = { notifications };
-  yield* awaitTask(context.df.callActivityWithRetry(ActivityNames.publishNotifications, ACTIVITY_RETRY, publish));
+  yield* tryCallActivity(context, ActivityNames.publishNotifications, publish, { wait: awaitTask });
 
   // ---- 5. follow-up ------------------------------------------------------------------------------------------------
   // Drain pushes raised while reporting (buffered events resolve at once; otherwise an immediate timer wins).

@@ -3,7 +3,7 @@
 // capped, bounded by the task timeout plus a margin) → a failed run is re-checked by preflight: blocked → reported with
 // the preflight reasons; otherwise retried once (a new attempt = a new exactly-once key) when transientRetries > 0.
 // Pure: time from currentUtcDateTime, no I/O, logs only when not replaying.
-import { RetryOptions, type OrchestrationContext, type OrchestrationHandler, type Task } from 'durable-functions';
+import type { OrchestrationContext, OrchestrationHandler, Task } from 'durable-functions';
 // contracts.js is the SDK-free names/types module orchestrators may use; the lint pattern targets activity code.
 import {
   ActivityNames,
@@ -12,7 +12,6 @@ import {
   type CancelRunInput,
   type GetRunInput,
   type PreflightInput,
-  type PreflightOutput,
   type PreflightVerdict,
   type RebuildTaskInput,
   type RemediateInput,
@@ -31,14 +30,8 @@ import {
   cascadeCanceled,
   watchTimedOut,
 } from './cascadeReasons.js';
-
-/** Activity retries for transient failures (storage hiccups, ARM 5xx after the SDK's own retries). */
-export const ACTIVITY_RETRY = (() => {
-  const r = new RetryOptions(5_000, 4);
-  r.backoffCoefficient = 2;
-  r.maxRetryIntervalInMilliseconds = 60_000;
-  return r;
-})();
+import { callActivity, tryCallActivity } from './calls.js';
+import { nativeRunOrSchedule } from './nativeTrigger.js';
 
 /** Default wait for a freshly created role assignment to reach the data plane. */
 export const REMEDIATION_WAIT_SECONDS = 30;
@@ -98,11 +91,7 @@ export function* rebuildTask(context: OrchestrationContext): Generator<Task, Tas
   };
   const preflightAgain = function* (): Generator<Task, PreflightVerdict | undefined, unknown> {
     const req: PreflightInput = { taskIds: [p.task], ...(input.base ? { image: input.base } : {}) };
-    const out = (yield context.df.callActivityWithRetry(
-      ActivityNames.preflightTasks,
-      ACTIVITY_RETRY,
-      req,
-    )) as PreflightOutput;
+    const out = yield* callActivity(context, ActivityNames.preflightTasks, req);
     return out[p.task] ?? Object.values(out)[0];
   };
 
@@ -113,11 +102,7 @@ export function* rebuildTask(context: OrchestrationContext): Generator<Task, Tas
     if (!input.autoRemediate || !remediable(verdict.reasons)) return done('blocked', verdict.reasons);
     show({ phase: 'remediating' });
     const req: RemediateInput = { task: p.task, reasons: verdict.reasons.filter((r) => r.remediation !== undefined) };
-    const out = (yield context.df.callActivityWithRetry(
-      ActivityNames.remediatePull,
-      ACTIVITY_RETRY,
-      req,
-    )) as RemediateOutput;
+    const out = yield* callActivity(context, ActivityNames.remediatePull, req);
     remediated = out.created;
     if (out.failed.length > 0) {
       return done('blocked', [...verdict.reasons, remediationFailed(who, out.failed)], { remediated });
@@ -133,12 +118,21 @@ export function* rebuildTask(context: OrchestrationContext): Generator<Task, Tas
   // Warnings (e.g. an expiring secret) travel with the result; they do not stop the run.
   const warnings: CascadeReason[] = verdict.reasons.filter((r) => r.severity !== 'blocking');
 
+  // 2a. ACR's own base-image trigger may already have started this update's run (CASCADE_NATIVE_TRIGGERS).
+  const native = yield* nativeRunOrSchedule(context, input);
+  warnings.push(...native.reasons);
+
   const attempts = 1 + Math.max(0, input.transientRetries);
   for (let attempt = 1; ; attempt++) {
     // 2. Schedule, exactly once per (task, base digest | request, attempt). A 429 waits; it never drops the run.
     show({ attempt, phase: 'scheduling' });
     let scheduled: Extract<ScheduleRunOutput, { kind: 'scheduled' }>;
+    const adopted = attempt === 1 && native.kind === 'adopted';
     for (;;) {
+      if (native.kind === 'adopted' && adopted) {
+        scheduled = { kind: 'scheduled', ...native.run, deduplicated: false };
+        break;
+      }
       const req: ScheduleRunInput = {
         cascadeId: input.cascadeId,
         task: p.task,
@@ -148,11 +142,8 @@ export function* rebuildTask(context: OrchestrationContext): Generator<Task, Tas
         ...(input.cascadeStartedAt ? { cascadeStartedAt: input.cascadeStartedAt } : {}),
         ...(input.requestId ? { requestId: input.requestId } : {}),
       };
-      const out = (yield context.df.callActivityWithRetry(
-        ActivityNames.scheduleRun,
-        ACTIVITY_RETRY,
-        req,
-      )) as ScheduleRunOutput;
+      // Retrying is safe: the run is claimed exactly once per key, so a lost answer finds the same run.
+      const out = yield* callActivity(context, ActivityNames.scheduleRun, req);
       if (out.kind === 'scheduled') {
         scheduled = out;
         break;
@@ -172,13 +163,18 @@ export function* rebuildTask(context: OrchestrationContext): Generator<Task, Tas
       cascadeId: input.cascadeId,
       ...(input.cascadeStartedAt ? { cascadeStartedAt: input.cascadeStartedAt } : {}),
     };
-    log(`run ${scheduled.runId}${scheduled.deduplicated ? ' (already scheduled: adopted)' : ''} ${scheduled.status}`);
+    const how = adopted
+      ? " (started by ACR's base-image trigger: adopted)"
+      : scheduled.deduplicated
+        ? ' (already scheduled: adopted)'
+        : '';
+    log(`run ${scheduled.runId}${how} ${scheduled.status}`);
     show({ phase: 'watching', runId: scheduled.runId, status: scheduled.status });
 
     // 3. Watch: durable timers, backoff from pollInitialSeconds doubling up to pollMaxSeconds, bounded.
     let info: RunInfo;
     if (isTerminal(scheduled.status)) {
-      info = (yield context.df.callActivityWithRetry(ActivityNames.getRun, ACTIVITY_RETRY, ref)) as RunInfo;
+      info = yield* callActivity(context, ActivityNames.getRun, ref);
     } else {
       info = { runId: scheduled.runId, status: scheduled.status, outputImages: [] };
       const deadline = addSeconds(context.df.currentUtcDateTime, input.timeoutSeconds);
@@ -191,7 +187,7 @@ export function* rebuildTask(context: OrchestrationContext): Generator<Task, Tas
             cascadeStartedAt: input.cascadeStartedAt ?? '',
             runs: [{ registryId: scheduled.registryId, runId: scheduled.runId }],
           };
-          yield context.df.callActivityWithRetry(ActivityNames.cancelRun, ACTIVITY_RETRY, cancel);
+          yield* tryCallActivity(context, ActivityNames.cancelRun, cancel);
           return done('failed', [...warnings, watchTimedOut(who, scheduled.runId, input.timeoutSeconds)], {
             run: { ...info, attempts: attempt, registryId: scheduled.registryId },
             remediated,
@@ -199,7 +195,7 @@ export function* rebuildTask(context: OrchestrationContext): Generator<Task, Tas
         }
         const next = new Date(Math.min(addSeconds(now, delay).getTime(), deadline.getTime()));
         yield context.df.createTimer(next);
-        info = (yield context.df.callActivityWithRetry(ActivityNames.getRun, ACTIVITY_RETRY, ref)) as RunInfo;
+        info = yield* callActivity(context, ActivityNames.getRun, ref);
         show({ status: info.status });
         delay = Math.min(delay * 2, Math.max(1, input.pollMaxSeconds));
       }
@@ -209,6 +205,7 @@ export function* rebuildTask(context: OrchestrationContext): Generator<Task, Tas
       attempts: attempt,
       registryId: scheduled.registryId,
       ...(scheduled.deduplicated ? { deduplicated: true } : {}),
+      ...(adopted ? { adopted: true } : {}),
     };
     if (info.status === 'Succeeded') return done('succeeded', warnings, { run, remediated });
     if (info.status === 'Canceled') return done('canceled', [...warnings, runCanceled(who, info.runId)], { run });

@@ -5,6 +5,7 @@ import type { OrchestrationContext, OrchestrationHandler } from 'durable-functio
 // contracts.js is SDK-free by design (architecture.md); the lint pattern '../activities/*' is meant for activity
 // implementations — reported to the coordinator (exempt contracts.js in eslint.config.mjs, then drop this line).
 import { ActivityNames, type RefreshIndexInput, type RefreshIndexOutput } from '../activities/contracts.js';
+import { callActivity } from './calls.js';
 
 export const REFRESH_INDEX_INSTANCE_ID = 'acr-cascade-index-refresh';
 /** Bounds the loop (each round reads up to maxDetailReads task details); the next timer run continues. */
@@ -27,7 +28,7 @@ export const refreshIndexOrchestration: OrchestrationHandler = function* (contex
   let rounds = 0;
   while (rounds < MAX_REFRESH_ROUNDS) {
     rounds++;
-    const result = (yield context.df.callActivity(ActivityNames.refreshIndex, input)) as RefreshIndexOutput;
+    const result = yield* callActivity(context, ActivityNames.refreshIndex, input);
     total = total
       ? {
           ...result,

@@ -179,7 +179,7 @@ describe('scheduleRun and the run simulation', () => {
     const details = await client.tasks.getDetails(RG, app.name, task.name);
     expect(details.step?.baseImageDependencies).toEqual([
       {
-        type: 'BuildTime',
+        type: 'RunTime',
         registry: base.loginServer,
         repository: 'baseimages/node',
         tag: '15-alpine',
@@ -405,7 +405,7 @@ describe('scheduleRun and the run simulation', () => {
     const details = await client.tasks.getDetails(RG, app.name, task.name);
     expect(details.step?.baseImageDependencies).toEqual([
       {
-        type: 'BuildTime',
+        type: 'RunTime',
         registry: base.loginServer,
         repository: 'baseimages/node',
         tag: '15-alpine',

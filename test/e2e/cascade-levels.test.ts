@@ -73,11 +73,10 @@ beforeAll(async () => {
   // The index learns about new tasks on its timer or on demand.
   const refresh = await s.call('POST', '/api/index/refresh');
   expect(refresh.status).toBe(202);
-  const statusUri = refresh.json.statusQueryGetUri as string;
+  expect(refresh.json.statusUri).toMatch(/\/api\/index\/refresh$/);
   await waitFor('the index refresh', async () => {
-    const res = await fetch(statusUri);
-    const body = (await res.json()) as { runtimeStatus?: string };
-    return body.runtimeStatus === 'Completed' ? true : undefined;
+    const res = await s.call('GET', '/api/index/refresh');
+    return res.json.status === 'Completed' ? true : undefined;
   });
 }, 120_000);
 

@@ -250,9 +250,10 @@ describe('/api/rebuilds', () => {
     const before = (await s.runsOf(SEED.tasks.hello)).length;
     const res = await s.call('POST', '/api/rebuilds', { body: { image: baseRef(), dryRun: true } });
     expect(res.status).toBe(200);
-    const plan = res.json.plan as Plan;
+    // The plan shape of GET /api/plan: tasks as a list in wave order.
+    const plan = res.json.plan as Omit<Plan, 'tasks'> & { tasks: Plan['tasks'][string][] };
     expect(plan.waves.flat().sort()).toEqual([dockerhub(), hello()].sort());
-    expect(plan.tasks[hello()]).toMatchObject({ decision: 'rebuild', wave: 1 });
+    expect(plan.tasks.find((t) => t.task === hello())).toMatchObject({ decision: 'rebuild', wave: 1 });
     expect((await s.runsOf(SEED.tasks.hello)).length).toBe(before);
   });
 
@@ -261,12 +262,16 @@ describe('/api/rebuilds', () => {
     expect(res.status).toBe(202);
     const id = res.json.id as string;
     expect(id).toMatch(/^rebuild-/);
-    expect(res.json).toMatchObject({
-      statusUri: expect.stringContaining(`/api/rebuilds/${id}`),
-      statusQueryGetUri: expect.any(String),
+    expect(res.json).toEqual({
+      id,
+      status: 'Pending',
+      statusUri: expect.stringMatching(new RegExp(`/api/rebuilds/${id}$`)),
+      cancelUri: expect.stringMatching(new RegExp(`/api/rebuilds/${id}/cancel$`)),
     });
+    // Only the app's own URLs: nothing that carries the durable extension's system key.
+    expect(res.text).not.toMatch(/runtime\/webhooks|code=/);
     const done = await s.waitDone(id);
-    expect(done).toMatchObject({ source: 'durable', runtimeStatus: 'Completed', progress: { phase: 'done' } });
+    expect(done).toMatchObject({ source: 'durable', status: 'Completed', progress: { phase: 'done' } });
     expect(done.result?.trigger).toBe('http');
     expect(taskResult(done.result, SEED.tasks.hello)).toMatchObject({
       outcome: 'succeeded',
@@ -285,7 +290,7 @@ describe('/api/rebuilds', () => {
     });
     expect(purge.status).toBe(200);
     const fromHistory = await s.call('GET', `/api/rebuilds/${id}`);
-    expect(fromHistory).toMatchObject({ status: 200, json: { id, source: 'history', runtimeStatus: 'Completed' } });
+    expect(fromHistory).toMatchObject({ status: 200, json: { id, source: 'history', status: 'Completed' } });
     expect((fromHistory.json.tasks as { taskName: string; outcome: string }[])[0]).toMatchObject({
       taskName: SEED.tasks.hello,
       outcome: 'succeeded',
@@ -303,9 +308,17 @@ describe('/api/rebuilds', () => {
         return mine[0]?.runId;
       });
       const cancel = await s.call('POST', `/api/rebuilds/${id}/cancel`);
-      expect(cancel).toMatchObject({ status: 202, json: { id, status: 'canceling' } });
+      expect(cancel).toMatchObject({ status: 202, json: { id, status: 'Canceling' } });
       const done = await s.waitDone(id);
       expect(done.result?.status).toBe('Canceled');
+      // One vocabulary: the cascade reads Canceled, and the Canceled filter finds it (Completed does not).
+      expect(done.status).toBe('Canceled');
+      const canceled = await s.call('GET', '/api/rebuilds', { query: { status: 'Canceled' } });
+      expect((canceled.json.cascades as { id: string; status: string }[]).find((c) => c.id === id)).toMatchObject({
+        status: 'Canceled',
+      });
+      const completed = await s.call('GET', '/api/rebuilds', { query: { status: 'Completed' } });
+      expect((completed.json.cascades as { id: string }[]).map((c) => c.id)).not.toContain(id);
       expect(taskResult(done.result, SEED.tasks.hello)).toMatchObject({
         outcome: 'canceled',
         run: { runId, status: 'Canceled' },
@@ -337,6 +350,12 @@ describe('preflight in the cascade', () => {
       expect(reason?.fix).toContain(`az role assignment create --assignee ${s.stack.seed!.identity.principalId}`);
       expect(reason?.fix).toContain('--role acrpull');
       expect(taskResult(done.result, SEED.tasks.dockerhub).outcome).not.toBe('blocked');
+      // The blocked task is also a structured log record the alert rules query (event, cascade and task ids, reason).
+      const record = s.logs.find(
+        (l) => l.includes('"event":"cascade.taskBlocked"') && l.includes(`"taskId":"${hello()}"`),
+      );
+      expect(record).toContain('"reason":"MissingPullPermission"');
+      expect(record).toContain(`"cascadeId":"${done.result!.cascadeId}"`);
       expect(withToken(await s.runsOf(SEED.tasks.hello), token(hello(), digest))).toHaveLength(0);
       expect(done.result?.totals.blocked).toBe(1);
     } finally {

@@ -15,6 +15,8 @@ import type { CascadeProgress, CascadeResult } from '../../src/activities/contra
 export interface CascadeStatusBody {
   id: string;
   source: 'durable' | 'history';
+  /** The API's one status vocabulary (src/http/status.ts). */
+  status: string;
   runtimeStatus: string;
   progress?: CascadeProgress | null;
   result?: CascadeResult;
@@ -60,7 +62,7 @@ export async function waitFor<T>(
   }
 }
 
-const TERMINAL = ['Completed', 'Failed', 'Terminated', 'Canceled'];
+const TERMINAL = ['Completed', 'Failed', 'Terminated', 'Canceled', 'Superseded'];
 
 export async function startCascadeStack(
   prefix: string,
@@ -139,7 +141,7 @@ export async function startCascadeStack(
           `cascade ${id} to finish${digest ? ` with ${digest}` : ''}`,
           async () => {
             const s = (last = await status(id));
-            if (!s || !TERMINAL.includes(s.runtimeStatus)) return undefined;
+            if (!s || !TERMINAL.includes(s.status)) return undefined;
             if (digest && s.result?.image?.digest !== digest) return undefined;
             return s;
           },
@@ -149,7 +151,7 @@ export async function startCascadeStack(
       } catch (err) {
         // What the cascade and the trigger were doing: a timeout alone says nothing about why.
         const trail = logs.filter((l) => !/^\[azurite\]/.test(l)).slice(-100);
-        const state = JSON.stringify({ runtimeStatus: last?.runtimeStatus, progress: last?.progress });
+        const state = JSON.stringify({ status: last?.status, progress: last?.progress });
         throw new Error(`${(err as Error).message}\nlast status: ${state}\n${trail.join('\n')}`, { cause: err });
       }
     },

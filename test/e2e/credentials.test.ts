@@ -297,7 +297,8 @@ describe('POST /api/credentials/check', () => {
   it('answers 202 with status URLs and checks exactly the tasks asked for', async () => {
     const res = await call('POST', '/api/credentials/check', { body: JSON.stringify({ tasks: [dockerhubId()] }) });
     expect(res.status).toBe(202);
-    expect(res.json).toMatchObject({ id: expect.any(String), statusQueryGetUri: expect.any(String) });
+    expect(res.json).toMatchObject({ id: expect.stringMatching(/^check-http-/), statusUri: expect.any(String) });
+    expect(res.text).not.toMatch(/runtime\/webhooks|code=/);
     const id = res.json.id as string;
     const done = await until('the requested check', async () => {
       const s = await durable<InstanceStatus | undefined>(`/instances/${id}`);
@@ -316,7 +317,10 @@ describe('POST /api/credentials/check', () => {
     expect(bad).toMatchObject({ status: 400, json: { error: { field: 'tasks[0]' } } });
     const other = dockerhubId().replace(stack.emu.subscriptionId, '00000000-0000-0000-0000-0000000000ff');
     const outside = await call('POST', '/api/credentials/check', { body: JSON.stringify({ tasks: [other] }) });
-    expect(outside).toMatchObject({ status: 403, json: { error: { code: 'NotManaged', field: 'tasks[0]' } } });
+    expect(outside).toMatchObject({
+      status: 403,
+      json: { error: { code: 'OutsideManagedScopes', field: 'tasks[0]' } },
+    });
   });
 });
 
@@ -391,8 +395,11 @@ describe('Key Vault event webhook', () => {
     expect(all.find((i) => i.instanceId === `credential-check-event-${forged}`)).toBeUndefined();
     const again = await durable<InstanceStatus>(`/instances/credential-check-event-${id}`);
     expect(again.output!.startedAt).toBe(first.output!.startedAt);
-    expect(hostLogs.some((l) => l.includes(`onVaultEvent ${forged}: ignore`))).toBe(true);
-    expect(hostLogs.some((l) => l.includes(`onVaultEvent ${id}: redelivery`))).toBe(true);
+    // Structured records: the event name and the event id as a dimension.
+    const logged = (event: string, eventId: string) =>
+      hostLogs.some((l) => l.includes(`"event":"${event}"`) && l.includes(`"eventId":"${eventId}"`));
+    expect(logged('vaultEvent.ignore', forged)).toBe(true);
+    expect(logged('vaultEvent.redelivered', id)).toBe(true);
   });
 });
 

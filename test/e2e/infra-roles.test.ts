@@ -1,9 +1,10 @@
 // The roles infra/ grants are exactly enough: deploy the Bicep's role model (custom roles, assignments, access
 // policies) into the emulator, give the app identity nothing else, and run the seed cascade end to end.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { AuthorizationManagementClient } from '@azure/arm-authorization';
 import { KeyVaultManagementClient } from '@azure/arm-keyvault';
-import { activeAssignments, deriveRoleModel, type RoleAssignmentSpec } from '../support/bicep.js';
+import { compiled, deploy } from '../support/arm.js';
+import { assignments, builtInRoleNames, customRoles, describeBicep } from '../support/infra.js';
 import { SEED } from '../../local/azure/seed.js';
 import { guidFrom } from '../../local/azure/guid.js';
 import { startCascadeStack, type CascadeStack } from './cascadeStack.js';
@@ -13,80 +14,88 @@ const granted: { role: string; scope: string }[] = [];
 
 const ARM_SCOPE = ['https://management.azure.com/.default'];
 
-beforeAll(async () => {
-  s = await startCascadeStack('infra-roles', {}, 200, { grantAppRoles: false });
-  const { emu, seed, operator } = s.stack;
-  const sub = emu.subscriptionId;
-  const appPrincipalId = s.stack.description.identity.appPrincipalId;
-  const model = deriveRoleModel('infra', {
-    subscriptionId: sub,
-    resourceGroup: SEED.resourceGroup,
-    environmentName: 'local',
-  });
-  const assignments = activeAssignments(model, { autoRemediate: false, durableBackend: 'AzureStorage' });
-  const authz = new AuthorizationManagementClient(operator, sub, {
-    endpoint: emu.armEndpoint,
-    credentialScopes: ARM_SCOPE,
-  });
-
-  // The stack's settings name these scopes; storage, scheduler and dead-letter scopes have no emulated resource.
-  const scopesOf: Record<RoleAssignmentSpec['scopeKind'], string[]> = {
-    managedScope: [s.stack.appSettings.CASCADE_MANAGED_SCOPES!],
-    watchedRegistry: [seed!.registries[SEED.baseRegistry]!],
-    watchedVault: [seed!.vaultId],
-    rotationRegistry: [],
-    rotationVault: [],
-    topic: [seed!.notificationTopic.id],
-    storage: [],
-    scheduler: [],
-    deadLetterContainer: [],
-  };
-  for (const role of model.customRoles.filter((r) => assignments.some((a) => a.customRoleKey === r.key))) {
-    await authz.roleDefinitions.createOrUpdate(`/subscriptions/${sub}`, role.id, {
-      roleName: role.roleName,
-      description: role.description,
-      roleType: 'CustomRole',
-      permissions: [
-        {
-          actions: role.actions,
-          notActions: role.notActions,
-          dataActions: role.dataActions,
-          notDataActions: role.notDataActions,
-        },
-      ],
-      assignableScopes: [`/subscriptions/${sub}`],
+describeBicep('the app identity holding only the roles infra/ assigns', () => {
+  beforeAll(async () => {
+    s = await startCascadeStack('infra-roles', {}, 200, { grantAppRoles: false });
+    const { emu, seed, operator } = s.stack;
+    const sub = emu.subscriptionId;
+    const appPrincipalId = s.stack.description.identity.appPrincipalId;
+    // What the compiled main.bicep deploys for this stack's settings, in the emulator's subscription.
+    const deployment = deploy(
+      compiled('main'),
+      {
+        environmentName: 'local',
+        managedScopes: [s.stack.appSettings.CASCADE_MANAGED_SCOPES!],
+        watchedRegistries: [seed!.registries[SEED.baseRegistry]!],
+        watchedVaults: [seed!.vaultId],
+        // mykeyvault uses access policies: infra grants `list` (never `get`) on such vaults.
+        accessPolicyVaults: [seed!.vaultId],
+      },
+      { scope: { subscriptionId: sub, resourceGroup: SEED.resourceGroup }, tenantId: emu.tenantId },
+    );
+    const out = (name: string) => String((deployment.outputs[name] as { value: unknown }).value);
+    const authz = new AuthorizationManagementClient(operator, sub, {
+      endpoint: emu.armEndpoint,
+      credentialScopes: ARM_SCOPE,
     });
-  }
-  for (const a of assignments.filter((x) => x.principal === 'app')) {
-    for (const scope of scopesOf[a.scopeKind]) {
-      await authz.roleAssignments.create(scope, guidFrom(`infra-${a.roleDefinitionId}-${scope}`), {
-        roleDefinitionId: `/subscriptions/${sub}/providers/Microsoft.Authorization/roleDefinitions/${a.roleDefinitionId}`,
+    for (const role of customRoles(deployment)) {
+      await authz.roleDefinitions.createOrUpdate(`/subscriptions/${sub}`, role.guid, {
+        roleName: role.roleName,
+        roleType: 'CustomRole',
+        permissions: [
+          {
+            actions: role.actions,
+            notActions: role.notActions,
+            dataActions: role.dataActions,
+            notDataActions: role.notDataActions,
+          },
+        ],
+        assignableScopes: role.scopes,
+      });
+    }
+    // The deployed topic is the seed's notification topic here; storage and Application Insights are not emulated.
+    const emulatedScope = (scope: string) =>
+      scope === out('CASCADE_NOTIFICATION_TOPIC_ID')
+        ? seed!.notificationTopic.id
+        : /\/providers\/Microsoft\.(Storage|Insights)\//.test(scope)
+          ? undefined
+          : scope;
+    for (const a of assignments(deployment, builtInRoleNames())) {
+      expect(a.principalId).toBe(out('CASCADE_APP_PRINCIPAL_ID'));
+      const scope = emulatedScope(a.scope);
+      if (!scope) continue;
+      await authz.roleAssignments.create(scope, guidFrom(`infra-${a.roleId}-${scope}`), {
+        roleDefinitionId: `/subscriptions/${sub}/providers/Microsoft.Authorization/roleDefinitions/${a.roleId}`,
         principalId: appPrincipalId,
         principalType: 'ServicePrincipal',
       });
       granted.push({ role: a.roleName, scope });
     }
-  }
-  // mykeyvault uses access policies: infra grants `list` (never `get`) on such vaults.
-  const policy = model.accessPolicies.find((p) => p.scopeKind === 'accessPolicyVault')!;
-  const kvm = new KeyVaultManagementClient(operator, sub, {
-    endpoint: emu.armEndpoint,
-    credentials: { scopes: ARM_SCOPE },
-  });
-  await kvm.vaults.updateAccessPolicy(SEED.resourceGroup, SEED.vault, 'add', {
-    properties: {
-      accessPolicies: [
-        { tenantId: emu.tenantId, objectId: appPrincipalId, permissions: { secrets: policy.secrets as never[] } },
-      ],
-    },
-  });
-}, 180_000);
+    const policies = deployment.resources.filter((r) => r.type === 'Microsoft.KeyVault/vaults/accessPolicies');
+    expect(policies.map((p) => p.id)).toEqual([`${seed!.vaultId}/accessPolicies/add`]);
+    const [policy] = (policies[0]!.properties as { accessPolicies: { permissions: { secrets: string[] } }[] })
+      .accessPolicies;
+    const kvm = new KeyVaultManagementClient(operator, sub, {
+      endpoint: emu.armEndpoint,
+      credentials: { scopes: ARM_SCOPE },
+    });
+    await kvm.vaults.updateAccessPolicy(SEED.resourceGroup, SEED.vault, 'add', {
+      properties: {
+        accessPolicies: [
+          {
+            tenantId: emu.tenantId,
+            objectId: appPrincipalId,
+            permissions: { secrets: policy!.permissions.secrets as never[] },
+          },
+        ],
+      },
+    });
+  }, 180_000);
 
-afterAll(async () => {
-  await s?.stop();
-});
+  afterAll(async () => {
+    await s?.stop();
+  });
 
-describe('the app identity holding only the roles infra/ assigns', () => {
   it('holds the Bicep role model and nothing that would let it pull images or read secret values', () => {
     const { emu, seed } = s.stack;
     const app = s.stack.description.identity.appPrincipalId;

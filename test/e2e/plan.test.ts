@@ -102,7 +102,7 @@ describe('GET/POST /api/plan', () => {
       '/subscriptions/99999999-2222-4333-8444-555555555555/resourceGroups/other/providers/Microsoft.ContainerRegistry/registries/theirs/tasks/x';
     expect(await call('POST', '/api/plan', { body: JSON.stringify({ tasks: [foreign] }) })).toMatchObject({
       status: 403,
-      json: { error: { code: 'TaskNotManaged', field: 'tasks[0]' } },
+      json: { error: { code: 'OutsideManagedScopes', field: 'tasks[0]' } },
     });
     expect(
       await call('POST', '/api/plan', { body: JSON.stringify({ image: stack.seed!.baseImageRef, tasks: [hello()] }) }),
@@ -128,18 +128,17 @@ describe('index refresh and summary', () => {
   it('runs the refresh orchestration on POST /api/index/refresh and reports the index on GET /api/index', async () => {
     const started = await call('POST', '/api/index/refresh');
     expect(started.status).toBe(202);
-    const statusUrl = started.json.statusQueryGetUri as string;
-    expect(statusUrl).toContain('acr-cascade-index-refresh');
+    expect(started.json.statusUri).toMatch(/\/api\/index\/refresh$/);
+    expect(started.text).not.toContain('code=');
     let status: Record<string, unknown> = {};
     for (let i = 0; i < 200; i++) {
-      const res = await fetch(statusUrl);
-      status = (await res.json()) as Record<string, unknown>;
-      if (['Completed', 'Failed', 'Terminated'].includes(status.runtimeStatus as string)) break;
+      status = (await call('GET', '/api/index/refresh')).json;
+      if (['Completed', 'Failed', 'Terminated'].includes(status.status as string)) break;
       await new Promise((r) => setTimeout(r, 100));
     }
     expect(status).toMatchObject({
-      runtimeStatus: 'Completed',
-      output: { rounds: 1, result: { tasks: 2, pending: 0 } },
+      status: 'Completed',
+      result: { rounds: 1, result: { tasks: 2, pending: 0 } },
     });
 
     const summary = await call('GET', '/api/index');
@@ -168,8 +167,11 @@ describe('index refresh and summary', () => {
 
 describe('secret hygiene', () => {
   it('never puts the seed Password value in a response, the refresh history or a host log line', async () => {
-    const started = await call('POST', '/api/index/refresh');
-    const history = await fetch(`${started.json.statusQueryGetUri as string}&showHistory=true&showHistoryOutput=true`);
+    await call('POST', '/api/index/refresh');
+    const f = stack.description.functions;
+    const history = await fetch(
+      `${f.baseUrl}/runtime/webhooks/durabletask/instances/acr-cascade-index-refresh?showHistory=true&showHistoryOutput=true&code=${f.durableTaskKey}`,
+    );
     bodies.push(await history.text());
     expect(bodies.length).toBeGreaterThan(5);
     expect(logs.length).toBeGreaterThan(0);

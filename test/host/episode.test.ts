@@ -184,7 +184,47 @@ describe('episode planning', () => {
   it('asks for a new execution on continue-as-new, with the input decoded once', () => {
     const s = newInstance();
     const { plan } = episode(s, [{ actionType: A.ContinueAsNew, input: '"next"' }], T0, { isDone: true });
-    expect(plan.continueAsNew).toEqual({ inputJson: '"next"' });
+    expect(plan.continueAsNew).toEqual({ inputJson: '"next"', send: [] });
+  });
+
+  it('numbers entity calls and signals like other tasks, records EventSent and tracks the open call', () => {
+    const s = newInstance();
+    const { plan } = episode(s, [
+      { actionType: A.SignalEntity, instanceId: '@counter@k', operation: 'add', input: 3 },
+      { actionType: A.CallEntity, instanceId: '@counter@k', operation: 'get' },
+      activity('a'),
+    ]);
+    const sent = plan.record.add!.filter((e) => e.EventType === E.EventSent);
+    expect(sent.map((e) => [e.EventId, e.InstanceId])).toEqual([
+      [0, '@counter@k'],
+      [1, '@counter@k'],
+    ]);
+    expect(plan.record.add!.find((e) => e.EventType === E.TaskScheduled)?.EventId).toBe(2);
+    expect(plan.record.send).toEqual([
+      expect.objectContaining({ kind: 'request', target: '@counter@k', op: 'add', signal: true, input: '3' }),
+      expect.objectContaining({
+        kind: 'request',
+        op: 'get',
+        signal: false,
+        parent: { instanceId: s.instanceId, executionId: 'exec-1' },
+      }),
+    ]);
+    const callId = plan.record.send![1]!.id;
+    expect(JSON.parse(sent[1]!.Input!)).toMatchObject({ id: callId, op: 'get', signal: false });
+    expect([...s.openCalls]).toEqual([callId]);
+    expect(s.outbox).toHaveLength(2);
+    s.apply({ t: 'sent', ids: plan.record.send!.map((m) => m.id) });
+    expect(s.outbox).toEqual([]);
+    deliver(s, { EventType: E.EventRaised, Name: callId, Input: JSON.stringify({ result: '5' }) });
+    expect(s.openCalls.size).toBe(0);
+  });
+
+  it('fails replay when the orchestrator calls a different entity operation than history recorded', () => {
+    const s = newInstance();
+    episode(s, [{ actionType: A.CallEntity, instanceId: '@counter@k', operation: 'get' }]);
+    deliver(s, { EventType: E.TimerFired, TimerId: 99 });
+    const { plan } = episode(s, [{ actionType: A.CallEntity, instanceId: '@counter@k', operation: 'add' }]);
+    expect(plan.nonDeterminism).toBeInstanceOf(NonDeterminismError);
   });
 
   it('records an orchestrator failure with its message and an ExecutionCompleted event', () => {

@@ -101,7 +101,7 @@ describe('recordCascade', () => {
     const r = result(2);
     await reports.recordCascade(r);
     await reports.recordCascade(r);
-    const recent = await reports.listCascades({ top: 1000 });
+    const { cascades: recent } = await reports.listCascades({ top: 1000 });
     expect(recent.filter((c) => c.cascadeId === r.cascadeId)).toHaveLength(1);
   });
 
@@ -129,12 +129,42 @@ describe('recordCascade', () => {
     const b = result(1, { status: 'Completed' });
     await reports.recordCascade(a);
     await reports.recordCascade(b);
-    const recent = await reports.listCascades({ top: 1000 });
+    const { cascades: recent } = await reports.listCascades({ top: 1000 });
     const ids = recent.map((c) => c.cascadeId);
     expect(ids.indexOf(b.cascadeId)).toBeLessThan(ids.indexOf(a.cascadeId));
-    const canceled = await reports.listCascades({ status: ['canceled'] });
+    const { cascades: canceled } = await reports.listCascades({ status: ['canceled'] });
     expect(canceled.map((c) => c.cascadeId)).toContain(a.cascadeId);
     expect(canceled.every((c) => c.status === 'Canceled')).toBe(true);
+  });
+
+  it('pages recent cascades with a continuation token: every row once, newest first', async () => {
+    const mine = [0, 1, 2, 3, 4].map((i) =>
+      result(1, { status: 'Superseded', startedAt: new Date(Date.UTC(2031, 0, 1, 0, 0, i)).toISOString() }),
+    );
+    for (const r of mine) await reports.recordCascade(r);
+    const seen: string[] = [];
+    let continuation: string | undefined;
+    let pages = 0;
+    do {
+      const page = await reports.listCascades({
+        top: 2,
+        status: ['superseded'],
+        ...(continuation ? { continuation } : {}),
+      });
+      expect(page.cascades.length).toBeLessThanOrEqual(2);
+      seen.push(...page.cascades.map((c) => c.cascadeId));
+      continuation = page.continuation;
+      pages++;
+    } while (continuation && pages < 50);
+    const ours = seen.filter((id) => mine.some((r) => r.cascadeId === id));
+    expect(ours).toEqual([...mine].reverse().map((r) => r.cascadeId));
+    expect(new Set(seen).size).toBe(seen.length);
+  });
+
+  it('refuses a continuation token it did not issue', async () => {
+    await expect(reports.listCascades({ continuation: 'bm90LW91cnM' })).rejects.toMatchObject({
+      name: 'ContinuationError',
+    });
   });
 
   it('answers undefined for a cascade it never recorded', async () => {

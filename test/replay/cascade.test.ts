@@ -1,5 +1,6 @@
 // rebuildCascade through the real durable-functions executor: hand-made histories in, scheduled actions out.
 import { describe, expect, it } from 'vitest';
+import { TRANSIENT_RETRY } from '../../src/orchestrations/calls.js';
 import { rebuildCascade } from '../../src/orchestrations/rebuildCascade.js';
 import type {
   BuildPlanInput,
@@ -57,6 +58,26 @@ async function toFirstWindow(d: ReplayDriver, plan = planOf([['app1']]), verdict
   const pre = await d.run();
   d.complete(only(pre.scheduled, 'preflightTasks').id, verdicts);
   return d.run();
+}
+
+/**
+ * Fails the one pending call of activity `name` on every attempt of the transient policy (firing the orchestrator's
+ * backoff timers in between) and returns the episode after the last failure.
+ */
+async function failPastRetries(d: ReplayDriver, name: string, message = 'RestError: 503 ServerBusy') {
+  for (let attempt = 1; ; attempt++) {
+    const call = d.pending(name).pop() as Scheduled;
+    expect(call, `attempt ${attempt} of ${name}`).toBeDefined();
+    const ep = await d.fail(call.id, message).run();
+    if (attempt === TRANSIENT_RETRY.attempts) return ep;
+    const backoff = ep.scheduled.filter((s) => s.kind === 'timer');
+    expect(backoff).toHaveLength(1);
+    const fired = await d
+      .advance(60)
+      .fireTimer((backoff[0] as Scheduled).id)
+      .run();
+    expect(fired.scheduled.map((s) => s.name)).toEqual([name]);
+  }
 }
 
 /** Completes the report activities and the final drain timer; returns the last episode. */
@@ -358,6 +379,87 @@ describe('rebuildCascade follow-up pushes', () => {
   });
 });
 
+describe('rebuildCascade failure paths: the queued newer push still gets its cascade', () => {
+  const newer = () => push(digest('b'), 'e2', '2024-01-01T00:01:00Z');
+  const expectHandOver = (done: Awaited<ReturnType<ReplayDriver['run']>>) =>
+    expect(done.continuedAsNew?.input).toMatchObject({
+      trigger: 'event',
+      generation: 1,
+      image: { digest: digest('b'), eventId: 'e2' },
+      seenEventIds: ['e1', 'e2'],
+    });
+
+  it('recording fails past its retries after reading a newer push: reports on, continues as new with it', async () => {
+    const d = driver(cascadeInput());
+    const ep = await toFirstWindow(d);
+    d.advance(5).raise('push', newer());
+    await d.run();
+    const rec = await d.complete(only(ep.scheduled, 'rebuildTask').id, succeeded('app1', 1, 'ca1')).run();
+    expect(rec.scheduled.map((s) => s.name)).toEqual(['recordCascade']);
+    const last = await failPastRetries(d, 'recordCascade');
+    expect(last.scheduled.map((s) => s.name)).toEqual(['publishNotifications']);
+    const done = await finish(d);
+    expectHandOver(done);
+    expect(d.all.filter((s) => s.name === 'recordCascade')).toHaveLength(TRANSIENT_RETRY.attempts);
+  });
+
+  it('notifications fail past their retries: the cascade still hands the newer push over', async () => {
+    const d = driver(cascadeInput());
+    const ep = await toFirstWindow(d);
+    d.advance(5).raise('push', newer());
+    await d.run();
+    d.complete(only(ep.scheduled, 'rebuildTask').id, succeeded('app1', 1, 'ca1'));
+    const rec = await d.run();
+    d.complete(only(rec.scheduled, 'recordCascade').id, { table: 'CascadeHistory' });
+    await d.run();
+    await failPastRetries(d, 'publishNotifications');
+    const done = await finish(d);
+    expectHandOver(done);
+  });
+
+  it('preflight fails past its retries: the wave is reported failed (not run) and the newer push follows', async () => {
+    const d = driver(cascadeInput());
+    const first = await d.run();
+    d.advance(30).fireTimer((first.scheduled[0] as Scheduled).id);
+    const planned = await d.run();
+    d.complete(only(planned.scheduled, 'buildPlan').id, planOf([['app1']]));
+    await d.run();
+    d.advance(1).raise('push', newer());
+    await d.run();
+    const last = await failPastRetries(d, 'preflightTasks');
+    expect(last.scheduled.map((s) => s.name)).toEqual(['recordCascade']);
+    const result = only(last.scheduled, 'recordCascade').input as CascadeResult;
+    expect(result.tasks.map((t) => [t.taskName, t.outcome, t.reasons.map((r) => r.code)])).toEqual([
+      ['app1', 'failed', ['PreflightFailed']],
+    ]);
+    expect(children(d)).toEqual([]);
+    const done = await finish(d);
+    expectHandOver(done);
+  });
+
+  it('a child orchestration fails: reported TaskOrchestrationFailed, and the newer push follows', async () => {
+    const d = driver(cascadeInput());
+    const ep = await toFirstWindow(d);
+    d.advance(5).raise('push', newer());
+    await d.run();
+    const rec = await d.fail(only(ep.scheduled, 'rebuildTask').id, 'Error: boom').run();
+    const result = only(rec.scheduled, 'recordCascade').input as CascadeResult;
+    expect(result.tasks[0]).toMatchObject({ outcome: 'failed', reasons: [{ code: 'TaskOrchestrationFailed' }] });
+    const done = await finish(d);
+    expectHandOver(done);
+  });
+
+  it('a deterministic preflight failure (TypeError) is not retried', async () => {
+    const d = driver(cascadeInput({ settleSeconds: 0 }));
+    const planned = await d.run();
+    d.complete(only(planned.scheduled, 'buildPlan').id, planOf([['app1']]));
+    const pre = await d.run();
+    const rec = await d.fail(only(pre.scheduled, 'preflightTasks').id, 'TypeError: taskIds must be an array').run();
+    expect(d.all.filter((s) => s.name === 'preflightTasks')).toHaveLength(1);
+    expect(rec.scheduled.map((s) => s.name)).toEqual(['recordCascade']);
+  });
+});
+
 describe('rebuildCascade events while busy', () => {
   it('keeps a push that arrives while the plan is computed and follows up on it', async () => {
     const d = driver(cascadeInput());
@@ -423,24 +525,10 @@ describe('rebuildCascade report', () => {
 
   it('ends Failed with a PlanFailed note when the plan activity keeps failing', async () => {
     const d = driver(cascadeInput({ settleSeconds: 0 }));
-    const ep = await d.run();
-    let plan = only(ep.scheduled, 'buildPlan');
-    for (let attempt = 1; attempt <= 4; attempt++) {
-      d.fail(plan.id, 'index unavailable');
-      await d.run();
-      // Like the host, the driver records the retry timer with the failure; firing it starts the next attempt.
-      const retryTimer = [...d.byId.values()].filter((s) => s.name === 'retry:buildPlan').pop() as Scheduled;
-      d.advance(60).fireTimer(retryTimer.id);
-      const next = await d.run();
-      if (attempt < 4) {
-        expect(next.scheduled).toEqual([]);
-        plan = d.all.filter((s) => s.name === 'buildPlan').pop() as Scheduled;
-      } else {
-        expect(next.scheduled.map((s) => s.name)).toEqual(['recordCascade']);
-      }
-    }
-    expect(d.all.filter((s) => s.name === 'buildPlan')).toHaveLength(4);
-    const result = d.last?.scheduled[0]?.input as CascadeResult;
+    await d.run();
+    const ep = await failPastRetries(d, 'buildPlan');
+    expect(d.all.filter((s) => s.name === 'buildPlan')).toHaveLength(TRANSIENT_RETRY.attempts);
+    const result = only(ep.scheduled, 'recordCascade').input as CascadeResult;
     expect(result.status).toBe('Failed');
     expect(result.notes?.map((n) => n.code)).toEqual(['PlanFailed']);
   });

@@ -61,6 +61,11 @@ function only(scheduled: Scheduled[], name: string): Scheduled {
   return scheduled[0] as Scheduled;
 }
 
+function onlyTimer(scheduled: Scheduled[]): Scheduled {
+  expect(scheduled.map((s) => s.kind)).toEqual(['timer']);
+  return scheduled[0] as Scheduled;
+}
+
 /** Runs inventory → one health batch; returns the driver and what it scheduled after the health answer. */
 async function throughHealth(input: CredentialCheckInput, refs: CredentialRef[], health: CredentialHealth[]) {
   const d = new ReplayDriver(credentialCheck as never, input, { instanceId: 'check-1' });
@@ -304,9 +309,41 @@ describe('credentialCheck orchestration', () => {
       type: 'credential.failed',
       data: { status: 'accessDenied' },
     });
-    const done = await d.fail(publish.id, 'topic unreachable').run();
+    // Transient: retried on durable timers with backoff (5 attempts), then given up without failing the check.
+    let attempt = publish;
+    const delays: number[] = [];
+    for (let i = 1; i < 5; i++) {
+      const ep = await d.fail(attempt.id, 'topic unreachable').run();
+      const timer = onlyTimer(ep.scheduled);
+      delays.push((Date.parse(timer.fireAt as string) - d.now.getTime()) / 1000);
+      d.advance(120);
+      attempt = only((await d.fireTimer(timer.id).run()).scheduled, 'publishNotifications');
+    }
+    expect(delays).toEqual([5, 10, 20, 40]);
+    const done = await d.fail(attempt.id, 'topic unreachable').run();
     expect(done.failure).toBeUndefined();
     expect(done.state.isDone).toBe(true);
     expect((done.state.output as CredentialCheckResult).totals).toEqual({ accessDenied: 1 });
+  });
+
+  it('never retries a deterministic failure: a TypeError from the inventory fails the check at once', async () => {
+    const d = new ReplayDriver(credentialCheck as never, allInput, { instanceId: 'check-typeerror' });
+    const first = await d.run();
+    const inventory = only(first.scheduled, 'inventoryCredentials');
+    const done = await d.fail(inventory.id, 'TypeError: scope.kind must be one of all, task, secret').run();
+    expect(done.scheduled).toEqual([]);
+    expect(done.state.error).toMatch(/^TypeError: scope\.kind/);
+  });
+
+  it('retries a transient inventory failure and carries on with the answer', async () => {
+    const d = new ReplayDriver(credentialCheck as never, allInput, { instanceId: 'check-transient' });
+    const inventory = only((await d.run()).scheduled, 'inventoryCredentials');
+    const ep = await d.fail(inventory.id, 'RestError: 503 ServerBusy').run();
+    const timer = onlyTimer(ep.scheduled);
+    const again = only((await d.advance(5).fireTimer(timer.id).run()).scheduled, 'inventoryCredentials');
+    expect(again.input).toEqual(inventory.input);
+    const next = await d.complete(again.id, { credentials: [], errors: [] }).run();
+    expect(next.failure).toBeUndefined();
+    expect(next.scheduled.map((s) => s.name)).toEqual(['recordCredentialHealth']);
   });
 });

@@ -3,6 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { rebuildTask } from '../../src/orchestrations/rebuildTask.js';
 import type {
   CancelRunInput,
+  DisableNativeTriggerInput,
+  FindNativeRunInput,
+  FindNativeRunOutput,
   GetRunInput,
   PreflightInput,
   RebuildTaskInput,
@@ -284,5 +287,128 @@ describe('rebuildTask auto-remediation', () => {
     const ep = await d.run();
     expect(ep.scheduled).toEqual([]);
     expect(ep.state.output).toMatchObject({ outcome: 'blocked', reasons: [{ code: 'MissingPullPermission' }] });
+  });
+});
+
+describe('rebuildTask and ACR native base-image triggers', () => {
+  const withTrigger = { ...planned, nativeTrigger: true };
+  const nativeInput = (overrides: Partial<RebuildTaskInput> = {}): RebuildTaskInput =>
+    taskInput({ planned: withTrigger, ...overrides });
+  const native = (extra: Partial<FindNativeRunOutput>): FindNativeRunOutput => ({
+    policy: 'adopt',
+    triggerEnabled: true,
+    willFire: true,
+    adoptWindowSeconds: 30,
+    ...extra,
+  });
+
+  it('adopts the run ACR started for the pushed digest instead of scheduling, and reports it adopted', async () => {
+    const d = driver(nativeInput());
+    const probe = one((await d.run()).scheduled, 'findNativeRun');
+    expect(probe.input as FindNativeRunInput).toEqual({
+      task: taskId('app1'),
+      cascadeId: 'cascade-x',
+      outputImages: ['myregistry.azurecr.io/app1:latest'],
+      digest: digest('a'),
+      bases: [BASE_REF],
+    });
+    d.complete(probe.id, native({ run: { runId: 'ca7', registryId: APP_REGISTRY, status: 'Running' } }));
+    await d.run();
+    await poll(d, ['Succeeded'], 'ca7');
+    const out = d.last?.state.output as TaskResult;
+    expect(out).toMatchObject({
+      outcome: 'succeeded',
+      run: { runId: 'ca7', adopted: true, attempts: 1 },
+      reasons: [{ code: 'NativeRunAdopted', severity: 'info' }],
+    });
+    expect(d.all.filter((s) => s.name === 'scheduleRun')).toEqual([]);
+  });
+
+  it('waits within the adopt window with durable timers, then adopts the run once it appears', async () => {
+    const d = driver(nativeInput());
+    d.complete(one((await d.run()).scheduled, 'findNativeRun').id, native({}));
+    const timer = one((await d.run()).scheduled, 'timer');
+    expect(timer.fireAt).toBe('2024-01-01T00:00:05.000Z');
+    d.advance(5).fireTimer(timer.id);
+    const again = one((await d.run()).scheduled, 'findNativeRun');
+    d.complete(again.id, native({ run: { runId: 'ca8', registryId: APP_REGISTRY, status: 'Queued' } }));
+    await d.run();
+    await poll(d, ['Succeeded'], 'ca8');
+    expect(d.last?.state.output).toMatchObject({ outcome: 'succeeded', run: { runId: 'ca8', adopted: true } });
+    expect(d.all.filter((s) => s.name === 'scheduleRun')).toEqual([]);
+  });
+
+  it('schedules exactly once (same claim key) when no native run appears within the window', async () => {
+    const d = driver(nativeInput());
+    d.complete(one((await d.run()).scheduled, 'findNativeRun').id, native({ adoptWindowSeconds: 12 }));
+    const fires: string[] = [];
+    for (;;) {
+      const ep = await d.run();
+      const next = ep.scheduled.find((s) => s.name === 'scheduleRun');
+      if (next) {
+        expect(next.input).toMatchObject({ task: taskId('app1'), attempt: 1, base: { digest: digest('a') } });
+        d.complete(next.id, scheduled('ca9'));
+        break;
+      }
+      const timer = one(ep.scheduled, 'timer');
+      fires.push(timer.fireAt as string);
+      d.advance((Date.parse(timer.fireAt as string) - d.now.getTime()) / 1000).fireTimer(timer.id);
+      d.complete(one((await d.run()).scheduled, 'findNativeRun').id, native({ adoptWindowSeconds: 12 }));
+    }
+    expect(fires).toEqual(['2024-01-01T00:00:05.000Z', '2024-01-01T00:00:10.000Z', '2024-01-01T00:00:12.000Z']);
+    await d.run();
+    await poll(d, ['Succeeded'], 'ca9');
+    const out = d.last?.state.output as TaskResult;
+    expect(out).toMatchObject({ outcome: 'succeeded', reasons: [{ code: 'NativeRunNotFound' }] });
+    expect(out.run?.adopted).toBeUndefined();
+    expect(d.all.filter((s) => s.name === 'scheduleRun')).toHaveLength(1);
+  });
+
+  it('schedules at once when the trigger will not fire for this base (e.g. a build-stage base under Runtime)', async () => {
+    const d = driver(nativeInput());
+    d.complete(one((await d.run()).scheduled, 'findNativeRun').id, native({ willFire: false }));
+    expect(one((await d.run()).scheduled, 'scheduleRun').input).toMatchObject({ attempt: 1 });
+  });
+
+  it('under disable, turns the trigger off, reports it, and adopts the run the trigger had already started', async () => {
+    const d = driver(nativeInput());
+    d.complete(
+      one((await d.run()).scheduled, 'findNativeRun').id,
+      native({ policy: 'disable', run: { runId: 'caa', registryId: APP_REGISTRY, status: 'Running' } }),
+    );
+    const off = one((await d.run()).scheduled, 'disableNativeTrigger');
+    expect(off.input as DisableNativeTriggerInput).toEqual({ task: taskId('app1') });
+    d.complete(off.id, { changed: true, triggerName: 'defaultBaseimageTriggerName' });
+    await d.run();
+    await poll(d, ['Succeeded'], 'caa');
+    expect(d.last?.state.output).toMatchObject({
+      outcome: 'succeeded',
+      run: { runId: 'caa', adopted: true },
+      reasons: [{ code: 'NativeTriggerDisabled' }, { code: 'NativeRunAdopted' }],
+    });
+  });
+
+  it('in a later wave, looks for a run triggered since the cascade started by the upstream outputs', async () => {
+    const later = { ...planOf([['app1'], ['app2']]).tasks[taskId('app2')]!, nativeTrigger: true };
+    const d = driver(nativeInput({ planned: later, verdict: ready('app2')[taskId('app2')]! }));
+    expect(one((await d.run()).scheduled, 'findNativeRun').input).toEqual({
+      task: taskId('app2'),
+      cascadeId: 'cascade-x',
+      outputImages: ['myregistry.azurecr.io/app2:latest'],
+      since: '2024-01-01T00:00:00.000Z',
+      bases: ['myregistry.azurecr.io/app1:latest'],
+    });
+  });
+
+  it('does not look for a native run when the index saw no trigger on the task', async () => {
+    const d = driver(taskInput());
+    expect((await d.run()).scheduled.map((s) => s.name)).toEqual(['scheduleRun']);
+  });
+
+  it('does not look for a native run in the first wave of an on-demand rebuild (nothing was pushed)', async () => {
+    const { base: _none, ...input } = nativeInput({ requestId: 'req-1' });
+    const d = driver(input);
+    const ep = await d.run();
+    expect(ep.scheduled.map((s) => s.name)).toEqual(['scheduleRun']);
   });
 });

@@ -8,12 +8,8 @@ import {
   planActions,
   secretBase,
 } from '../../src/orchestrations/credentialCheck.js';
-import {
-  eventInstanceId,
-  parseCheckRequest,
-  RequestError,
-  vaultEventCheckInput,
-} from '../../src/functions/credentials.js';
+import { eventInstanceId, parseCheckRequest, vaultEventCheckInput } from '../../src/functions/credentials.js';
+import { ApiError } from '../../src/http/errors.js';
 import { classifyVaultEvent } from '../../src/domain/index.js';
 import type {
   SecretCredentialHealth,
@@ -145,7 +141,6 @@ describe('credential check requests', () => {
   const settings = { managedScopes: [`/subscriptions/${SUB}`] };
 
   it('an empty body checks everything', () => {
-    expect(parseCheckRequest(undefined, settings)).toEqual({ kind: 'all' });
     expect(parseCheckRequest({}, settings)).toEqual({ kind: 'all' });
   });
 
@@ -156,29 +151,25 @@ describe('credential check requests', () => {
     });
     const other = `/subscriptions/${'0'.repeat(7)}2-0000-0000-0000-000000000000/resourceGroups/x/providers/Microsoft.ContainerRegistry/registries/r/tasks/t`;
     expect(() => parseCheckRequest({ tasks: [`${REG}/tasks/a`, other] }, settings)).toThrow(
-      expect.objectContaining({ status: 403, field: 'tasks[1]' }),
+      expect.objectContaining({ status: 403, code: 'OutsideManagedScopes', field: 'tasks[1]' }),
     );
   });
 
-  it('rejects malformed bodies with 400 naming the field', () => {
-    const cases: [unknown, string | undefined][] = [
-      [[1], undefined],
+  it('rejects malformed fields with 400 naming the field', () => {
+    const cases: [Record<string, unknown>, string][] = [
       [{ tasks: [] }, 'tasks'],
+      [{ tasks: 'x' }, 'tasks'],
       [{ tasks: [42] }, 'tasks[0]'],
       [{ tasks: [`${REG}`] }, 'tasks[0]'],
+      [{ tasks: ['../..'] }, 'tasks[0]'],
       [{ secret: 'http://x/secrets/a' }, 'secret'],
+      [{ secret: 7 }, 'secret'],
       [{ secret: `${VAULT}/secrets/a`, tasks: [`${REG}/tasks/a`] }, 'secret'],
-      [{ task: 'x' }, 'task'],
     ];
     for (const [body, field] of cases) {
-      let caught: unknown;
-      try {
-        parseCheckRequest(body, settings);
-      } catch (err) {
-        caught = err;
-      }
-      expect(caught, JSON.stringify(body)).toBeInstanceOf(RequestError);
-      expect(caught).toMatchObject({ status: 400, field });
+      expect(() => parseCheckRequest(body, settings), JSON.stringify(body)).toThrow(
+        expect.objectContaining({ constructor: ApiError, status: 400, code: 'InvalidInput', field }),
+      );
     }
   });
 

@@ -1,6 +1,7 @@
 // Azure Container Registry: registries, tokens and scope maps (ARM 2025-11-01), tasks and runs (2019-06-01-preview)
 // with a run simulation, and each registry's OCI data plane on its own HTTPS listener. See acr/README.md.
 import type { Emulator } from '../core/emulator.js';
+import { registerBaseImageTriggers } from './baseImageTriggers.js';
 import { OciStore, registerOci } from './oci.js';
 import { regKey } from './model.js';
 import { registerRegistries } from './registries.js';
@@ -27,4 +28,5 @@ export function registerAcr(emu: Emulator): void {
   registerTokens(emu);
   registerTasks(emu, { onDeleted: (task) => sim.dropTask(task) });
   registerRuns(emu, sim);
+  registerBaseImageTriggers(emu, sim);
 }

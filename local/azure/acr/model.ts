@@ -148,6 +148,8 @@ export interface RunResource extends ArmResource {
     sourceRegistryAuth?: string;
     runErrorMessage?: string;
     updateTriggerToken?: string;
+    /** Set on runs the task's native base-image trigger started: the base update that triggered it. */
+    imageUpdateTrigger?: { id: string; timestamp: string; images: ImageDescriptor[] };
     provisioningState: string;
     isArchiveEnabled: boolean;
     agentPoolName?: string;

@@ -193,6 +193,23 @@ export function parseRunFilter(filter: string): Pred {
   return pred;
 }
 
+/** What a run of a task executes: the task as it is now (a runnable task: it has a step and a platform). */
+export function taskRunSnapshot(task: TaskResource): RunSnapshot {
+  return structuredClone({
+    taskId: task.id,
+    taskName: task.name,
+    ...(task.identity ? { identity: task.identity } : {}),
+    ...(task.tags ? { tags: task.tags } : {}),
+    step: task.properties.step!,
+    ...(task.properties.credentials ? { credentials: task.properties.credentials } : {}),
+    platform: task.properties.platform!,
+    timeout: task.properties.timeout,
+  });
+}
+
+export const taskRunType = (task: TaskResource): string =>
+  task.properties.step?.type === 'Docker' ? 'QuickBuild' : 'QuickRun';
+
 export function registerRuns(emu: Emulator, sim: RunSimulator): void {
   const base =
     '/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.ContainerRegistry/registries/{registryName}';
@@ -219,21 +236,12 @@ export function registerRuns(emu: Emulator, sim: RunSimulator): void {
       throw acr.invalid(`The task '${task.name}' is a system task and cannot be run.`);
     if (task.properties.status === 'Disabled') throw acr.invalid(`The task '${task.name}' is disabled.`);
     const o = isObject(body.overrideTaskStepProperties) ? body.overrideTaskStepProperties : {};
-    const snapshot: RunSnapshot = structuredClone({
-      taskId: task.id,
-      taskName: task.name,
-      ...(task.identity ? { identity: task.identity } : {}),
-      ...(task.tags ? { tags: task.tags } : {}),
-      step: task.properties.step,
-      ...(task.properties.credentials ? { credentials: task.properties.credentials } : {}),
-      platform: task.properties.platform,
-      timeout: task.properties.timeout,
-    });
+    const snapshot = taskRunSnapshot(task);
     const overrides = {
       ...(o.arguments !== undefined ? { arguments: argList('overrideTaskStepProperties.arguments', o.arguments) } : {}),
       ...(o.values !== undefined ? { values: argList('overrideTaskStepProperties.values', o.values) } : {}),
     };
-    const runType = task.properties.step.type === 'Docker' ? 'QuickBuild' : 'QuickRun';
+    const runType = taskRunType(task);
     const extra = typeof o.updateTriggerToken === 'string' ? { updateTriggerToken: o.updateTriggerToken } : {};
     return { snapshot, overrides, runType, extra };
   };

@@ -400,13 +400,17 @@ export class RunSimulator {
 
     // Pulls.
     const dependencies: BaseImageDependency[] = [];
-    for (const raw of this.bases(snap, plan)) {
+    // The last base the step itself names is the final stage's (the runtime base); the others are build-stage bases.
+    // A step that names none (its Dockerfile is in a git context) builds on the last declared one.
+    const bases = this.bases(snap, plan);
+    const runtimeBase = plan.bases.at(-1) ?? this.declaredBases(snap).at(-1) ?? bases.at(-1);
+    for (const raw of bases) {
       const ref = parseImageRef(raw);
       if (!ref) throw fail(`failed to pull image '${raw}': invalid reference format`);
       log(`Pulling base image: ${formatRef(ref)}`);
       const digest = this.pull(own, snap, ref, logins);
       dependencies.push({
-        type: 'BuildTime',
+        type: raw === runtimeBase ? 'RunTime' : 'BuildTime',
         registry: isDockerHub(ref.registry) ? 'registry.hub.docker.com' : ref.registry,
         repository: ref.repository,
         ...(ref.tag || !ref.digest ? { tag: ref.tag ?? 'latest' } : {}),
@@ -466,11 +470,15 @@ export class RunSimulator {
     return { bases: [], outputs: [], outputsRelativeTo: 'dockerHub', secrets: [], buildArgs: {} };
   }
 
+  /** The bases the `cascade.baseImages` tag declares. */
+  private declaredBases(snap: RunSnapshot): string[] {
+    const tagKey = Object.keys(snap.tags ?? {}).find((k) => k.toLowerCase() === BASE_IMAGES_TAG.toLowerCase());
+    return tagKey ? snap.tags![tagKey]!.split(/[\s,]+/).filter(Boolean) : [];
+  }
+
   /** Parsed bases ∪ the `cascade.baseImages` tag ∪ (Docker/FileTask) the dependencies recorded by earlier runs. */
   private bases(snap: RunSnapshot, plan: StepPlan): string[] {
-    const out = [...plan.bases];
-    const tagKey = Object.keys(snap.tags ?? {}).find((k) => k.toLowerCase() === BASE_IMAGES_TAG.toLowerCase());
-    if (tagKey) out.push(...snap.tags![tagKey]!.split(/[\s,]+/).filter(Boolean));
+    const out = [...plan.bases, ...this.declaredBases(snap)];
     if (snap.step.type !== 'EncodedTask')
       for (const d of snap.step.baseImageDependencies ?? [])
         out.push(`${d.registry}/${d.repository}${d.tag ? `:${d.tag}` : d.digest ? `@${d.digest}` : ''}`);

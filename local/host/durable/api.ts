@@ -11,9 +11,10 @@ import {
   textResponse,
 } from '../http-util.js';
 import { managementUrls } from './client-data.js';
+import type { EntityQuery } from './entities.js';
 import type { DurableEngine, InstanceQuery, StatusOptions, StatusPayload } from './engine.js';
 import { DurableApiError } from './errors.js';
-import { RUNTIME_STATUSES, type RuntimeStatus, isTerminal } from './protocol.js';
+import { RUNTIME_STATUSES, type RuntimeStatus, isTerminal, parseJsonText } from './protocol.js';
 
 const DEFAULT_PAGE_SIZE = 100;
 
@@ -101,7 +102,7 @@ export class DurableHttpApi {
         if (a === undefined || seg.length > 3 || m !== 'POST') return emptyResponse(404);
         return this.#start(req, a, b);
       case 'entities':
-        return textResponse(501, 'Durable entities are not supported by the local host.');
+        return this.#entities(req, seg.slice(1));
       case 'instances':
         if (a === undefined) {
           if (m === 'GET') return this.#list(req);
@@ -120,6 +121,47 @@ export class DurableHttpApi {
       default:
         return emptyResponse(404);
     }
+  }
+
+  /** `entities/{name}/{key}`: POST signals (`?op=`), GET reads the state; `entities/[{name}]`: GET lists. */
+  async #entities(req: HostRequest, seg: string[]): Promise<HostResponse> {
+    const [name, key] = seg;
+    if (seg.length > 2) return emptyResponse(404);
+    if (key === undefined || key === '') {
+      if (req.method !== 'GET') return emptyResponse(404);
+      return this.#listEntities(req, name);
+    }
+    if (req.method === 'POST') {
+      await this.engine.signalEntity(name!, key, req.query.get('op') ?? '', jsonBody(req));
+      return emptyResponse(202);
+    }
+    if (req.method !== 'GET') return emptyResponse(404);
+    const entity = this.engine.readEntity(name!, key);
+    if (!entity) return emptyResponse(404);
+    return jsonResponse(200, parseJsonText(entity.stateJson));
+  }
+
+  #listEntities(req: HostRequest, name: string | undefined): HostResponse {
+    const q: EntityQuery = {};
+    if (name !== undefined) q.name = name;
+    const from = time(req.query, 'lastOperationTimeFrom');
+    const to = time(req.query, 'lastOperationTimeTo');
+    if (from !== undefined) q.lastOperationTimeFrom = from;
+    if (to !== undefined) q.lastOperationTimeTo = to;
+    return this.#page(req, this.engine.listEntities(q, bool(req.query, 'fetchState') === true));
+  }
+
+  /** One page of a list (`top`, `x-ms-continuation-token`), as the extension pages instance and entity queries. */
+  #page(req: HostRequest, all: unknown[]): HostResponse {
+    const top = Number(req.query.get('top'));
+    const size = Number.isInteger(top) && top > 0 ? top : DEFAULT_PAGE_SIZE;
+    const token = header(req, 'x-ms-continuation-token');
+    const offset = token ? Number(Buffer.from(token, 'base64').toString('utf8')) || 0 : 0;
+    const page = all.slice(offset, offset + size);
+    const headers: Record<string, string> = {};
+    if (offset + size < all.length)
+      headers['x-ms-continuation-token'] = Buffer.from(String(offset + size)).toString('base64');
+    return jsonResponse(200, page, headers);
   }
 
   #checkStatus(req: HostRequest, id: string): HostResponse {
@@ -168,16 +210,7 @@ export class DurableHttpApi {
   }
 
   #list(req: HostRequest): HostResponse {
-    const all = this.engine.query(query(req.query), statusOptions(req.query));
-    const top = Number(req.query.get('top'));
-    const size = Number.isInteger(top) && top > 0 ? top : DEFAULT_PAGE_SIZE;
-    const token = header(req, 'x-ms-continuation-token');
-    const offset = token ? Number(Buffer.from(token, 'base64').toString('utf8')) || 0 : 0;
-    const page = all.slice(offset, offset + size);
-    const headers: Record<string, string> = {};
-    if (offset + size < all.length)
-      headers['x-ms-continuation-token'] = Buffer.from(String(offset + size)).toString('base64');
-    return jsonResponse(200, page, headers);
+    return this.#page(req, this.engine.query(query(req.query), statusOptions(req.query)));
   }
 
   async #purgeWhere(req: HostRequest): Promise<HostResponse> {

@@ -11,6 +11,7 @@ import type { RpcParameterBinding } from '../functions-core.js';
 import { type Invoker, type LogSink, shortMessage } from '../invoker.js';
 import { Semaphore } from '../semaphore.js';
 import { type EpisodeResult, pickBatch, planEpisode, retryTimedOut } from './episode.js';
+import { type EntityQuery, EntityRuntime, type EntitySummary } from './entities.js';
 import { DurableApiError } from './errors.js';
 import { Journal, JournalClosedError, journalFileName, listJournals, readJournal } from './journal.js';
 import {
@@ -23,6 +24,7 @@ import {
   subOrchestrationFailed,
   taskFailed,
 } from './wire.js';
+import { type EntityRequest, type EntityResponse, responsePayload, schedulerId } from './messages.js';
 import {
   EventType,
   type HistoryEvent,
@@ -45,6 +47,8 @@ import {
 const MAXIMUM_SHORT_TIMER_DURATION = '3650.00:00:00';
 const LONG_RUNNING_TIMER_INTERVAL = '3.00:00:00';
 const MAX_TIMEOUT_MS = 2 ** 30;
+/** The extension's default maxEntityOperationBatchSize outside the Consumption plan. */
+const DEFAULT_ENTITY_BATCH_SIZE = 5000;
 
 export interface DurableEngineOptions {
   /** Directory of this task hub's journals. */
@@ -55,6 +59,8 @@ export interface DurableEngineOptions {
   log: LogSink;
   maxConcurrentActivities: number;
   maxConcurrentOrchestrations: number;
+  /** Entity operations per entity function invocation at most. */
+  maxEntityBatchSize?: number;
   /** Extra input bindings (durable client data) for a function. */
   extraInputs: (fn: FunctionInfo) => RpcParameterBinding[];
 }
@@ -95,6 +101,8 @@ class Instance {
   /** Completions being journaled, so a duplicate cannot slip in meanwhile. */
   readonly completing = new Set<string>();
   readonly timers = new Map<string, NodeJS.Timeout>();
+  /** The outbox is being delivered. */
+  flushing = false;
 
   constructor(readonly journal: Journal) {}
 }
@@ -110,6 +118,7 @@ export class DurableEngine {
   readonly #inflight = new Set<Promise<unknown>>();
   readonly #activitySlots: Semaphore;
   readonly #orchestratorSlots: Semaphore;
+  readonly #entities: EntityRuntime;
   #stopping = false;
   #closed = false;
 
@@ -117,6 +126,16 @@ export class DurableEngine {
     this.#o = options;
     this.#activitySlots = new Semaphore(options.maxConcurrentActivities);
     this.#orchestratorSlots = new Semaphore(options.maxConcurrentOrchestrations);
+    this.#entities = new EntityRuntime({
+      dir: path.join(options.dir, 'entities'),
+      catalog: options.catalog,
+      invoker: options.invoker,
+      log: options.log,
+      slots: this.#orchestratorSlots,
+      maxBatchSize: options.maxEntityBatchSize ?? DEFAULT_ENTITY_BATCH_SIZE,
+      extraInputs: options.extraInputs,
+      respond: (r) => this.#deliverResponse(r),
+    });
   }
 
   get hubName(): string {
@@ -142,16 +161,20 @@ export class DurableEngine {
       inst.nextMsgSeq = inst.state.msgSeq;
       this.#instances.set(inst.state.instanceId, inst);
     }
+    const entities = await this.#entities.load();
     let resumed = 0;
     for (const inst of this.#instances.values()) {
+      this.#flushOutbox(inst);
       if (isTerminal(inst.state.status)) continue;
       resumed++;
       this.#dispatch(inst);
       this.#schedulePump(inst);
     }
+    this.#entities.resume();
     this.#o.log(
       `[host] durable: task hub '${this.#o.hubName}' in ${dir}: ${this.#instances.size} instance(s), ${resumed} resumed`,
     );
+    if (entities > 0) this.#o.log(`[host] durable: ${entities} entit${entities === 1 ? 'y' : 'ies'}`);
   }
 
   /** Stops timers and new work, waits (up to graceMs) for in-flight invocations, then closes the journals. */
@@ -168,6 +191,7 @@ export class DurableEngine {
       ]);
       clearTimeout(timer);
     }
+    await this.#entities.stop(graceMs);
     this.#closed = true;
     await Promise.all([...this.#instances.values()].map((i) => i.journal.close()));
   }
@@ -263,6 +287,32 @@ export class DurableEngine {
     const victims = this.#matching(q).filter((i) => isTerminal(i.state.status));
     for (const inst of victims) await this.#remove(inst);
     return victims.length;
+  }
+
+  // ---- entities (client side) ----
+
+  /** Queues a signal for an entity; resolves once it is durable. 400 for a malformed entity id or operation. */
+  async signalEntity(name: string, key: string, operation: string, inputJson: string | undefined): Promise<void> {
+    validateEntityId(name, key);
+    if (operation === '') throw new DurableApiError(400, "The operation name (query parameter 'op') is required.");
+    const req: EntityRequest = {
+      kind: 'request',
+      id: randomUUID(),
+      target: schedulerId(name, key),
+      op: operation,
+      signal: true,
+      ...(inputJson !== undefined ? { input: inputJson } : {}),
+    };
+    await this.#entities.deliver(req);
+  }
+
+  readEntity(name: string, key: string): { stateJson: string | undefined } | undefined {
+    validateEntityId(name, key);
+    return this.#entities.read(name, key);
+  }
+
+  listEntities(q: EntityQuery, fetchState: boolean): EntitySummary[] {
+    return this.#entities.list(q, fetchState);
   }
 
   // ---- internals ----
@@ -404,6 +454,47 @@ export class DurableEngine {
     return true;
   }
 
+  /** An entity's answer to a call: delivered once, to the execution that is still waiting for it. */
+  async #deliverResponse(r: EntityResponse): Promise<void> {
+    const inst = this.#instances.get(r.to);
+    if (!inst || inst.removed || this.#closed) {
+      if (this.#closed) throw new JournalClosedError(r.to);
+      return;
+    }
+    const s = inst.state;
+    const key = `call:${r.id}`;
+    if (s.executionId !== r.exec || !s.openCalls.has(r.id) || inst.completing.has(key)) return;
+    inst.completing.add(key);
+    try {
+      await this.#enqueue(
+        inst,
+        { EventType: EventType.EventRaised, EventId: -1, Timestamp: iso(), Name: r.id, Input: responsePayload(r) },
+        r.exec,
+      );
+    } finally {
+      inst.completing.delete(key);
+    }
+  }
+
+  /** Delivers the orchestration's entity messages in order, then journals what was delivered. */
+  #flushOutbox(inst: Instance): void {
+    if (inst.flushing || this.#stopping || inst.state.outbox.length === 0) return;
+    inst.flushing = true;
+    this.#track(
+      (async () => {
+        try {
+          while (inst.state.outbox.length > 0 && !inst.removed && !this.#closed) {
+            const batch = [...inst.state.outbox];
+            for (const m of batch) if (m.kind === 'request') await this.#entities.deliver(m);
+            await inst.journal.append({ t: 'sent', ids: batch.map((m) => m.id) }, (rec) => inst.state.apply(rec));
+          }
+        } finally {
+          inst.flushing = false;
+        }
+      })(),
+    );
+  }
+
   #schedulePump(inst: Instance): void {
     if (inst.pumpQueued || this.#stopping || inst.removed) return;
     inst.pumpQueued = true;
@@ -520,10 +611,13 @@ export class DurableEngine {
     const plan = planEpisode(s, msgs, startedMs, result);
     if (plan.nonDeterminism) this.#o.log(`[host] durable: ${plan.nonDeterminism.message}`);
     if (plan.continueAsNew) {
-      await this.#continueAsNew(inst, msgs, plan.continueAsNew.inputJson, plan.record.cs);
+      const { inputJson, send } = plan.continueAsNew;
+      await this.#continueAsNew(inst, msgs, inputJson, plan.record.cs, send);
+      this.#flushOutbox(inst);
       return;
     }
     await this.#commit(inst, plan.record);
+    this.#flushOutbox(inst);
     if (isTerminal(inst.state.status)) this.#onTerminal(inst);
     else this.#dispatch(inst);
   }
@@ -533,6 +627,7 @@ export class DurableEngine {
     taken: Message[],
     inputJson: string | undefined,
     cs: string | undefined,
+    send: EntityRequest[],
   ): Promise<void> {
     const takenSeqs = new Set(taken.map((m) => m.seq));
     this.#clearTimers(inst);
@@ -566,6 +661,8 @@ export class DurableEngine {
           actions: [],
           retries: {},
           canceledTimers: [],
+          // Signals sent before continuing as new are still delivered.
+          outbox: [...s.outbox, ...send],
         };
         if (inputJson !== undefined) snapshot.inputJson = inputJson;
         else delete snapshot.inputJson;
@@ -774,6 +871,14 @@ export class DurableEngine {
     if (options.showHistory) payload.historyEvents = formatHistory(s.history, options.showHistoryOutput === true);
     return payload;
   }
+}
+
+/** Entity names cannot contain '@' (it separates name and key in `@name@key`); neither may be empty. */
+export function validateEntityId(name: string, key: string): void {
+  if (name === '' || name.includes('@') || /[/\\#?]/.test(name)) {
+    throw new DurableApiError(400, `Invalid entity name '${name}': it must be non-empty, without @ / \\ # or ?.`);
+  }
+  if (key === '') throw new DurableApiError(400, `Invalid entity key for '${name}': the key must be non-empty.`);
 }
 
 /** Instance ids follow DurableTask's rules: non-empty, at most 256 characters, no / \ # ? or control characters. */

@@ -2,7 +2,9 @@
 // The host's task-id counter must stay in step with the library's: every new action that takes a task id gets the
 // next number, and a failed retry attempt (then its timer) takes one when the library processes it — so an event that
 // makes the library allocate ids is delivered alone, before any new actions are numbered.
+import { randomUUID } from 'node:crypto';
 import { NonDeterminismError } from './errors.js';
+import type { EntityRequest } from './messages.js';
 import {
   ACTION_TYPE_NAMES,
   ActionType,
@@ -90,6 +92,9 @@ export function describeWireAction(a: WireAction): ActionRecord {
       return { type: a.actionType, name: a.functionName ?? '' };
     case ActionType.WaitForExternalEvent:
       return { type: a.actionType, name: a.externalEventName ?? '' };
+    case ActionType.CallEntity:
+    case ActionType.SignalEntity:
+      return { type: a.actionType, name: `${a.instanceId ?? ''}:${a.operation ?? ''}` };
     default:
       return { type: a.actionType };
   }
@@ -102,7 +107,8 @@ export type EpisodeResult =
 export interface EpisodePlan {
   /** To journal; for continue-as-new, the engine writes a fresh execution instead. */
   record: EpisodeRecord;
-  continueAsNew?: { inputJson: string | undefined };
+  /** Entity messages to send; for continue-as-new they go into the new execution's outbox. */
+  continueAsNew?: { inputJson: string | undefined; send: EntityRequest[] };
   nonDeterminism?: NonDeterminismError;
 }
 
@@ -147,6 +153,7 @@ export function planEpisode(s: InstanceState, msgs: Message[], startedMs: number
   const retrySet: Record<string, RetryState> = {};
   const retryDel: number[] = [];
   const cancel: number[] = [];
+  const send: EntityRequest[] = [];
   let nextSeq = s.nextSeq;
   const os = result.orchestratorState;
   // The real extension only updates custom status when the orchestrator reports one.
@@ -272,6 +279,40 @@ export function planEpisode(s: InstanceState, msgs: Message[], startedMs: number
         if (a.isCanceled === true) cancel.push(taskId);
         break;
       }
+      case ActionType.CallEntity:
+      case ActionType.SignalEntity: {
+        // Both take a task id (a signal is a fire-and-forget action that still advances the library's counter).
+        // EventSent records the request; for a call the library re-keys the task to the request id, which the
+        // entity's response (EventRaised named after it) then completes.
+        const taskId = nextSeq++;
+        const request: EntityRequest = {
+          kind: 'request',
+          id: randomUUID(),
+          target: a.instanceId ?? '',
+          op: a.operation ?? '',
+          signal: a.actionType === ActionType.SignalEntity,
+          ...(a.input !== undefined ? { input: JSON.stringify(a.input) } : {}),
+          parent: { instanceId: s.instanceId, executionId: s.executionId },
+        };
+        add.push({
+          EventType: EventType.EventSent,
+          EventId: taskId,
+          InstanceId: request.target,
+          Name: 'op',
+          Input: JSON.stringify({
+            op: request.op,
+            signal: request.signal,
+            ...(request.input !== undefined ? { input: request.input } : {}),
+            id: request.id,
+            parent: s.instanceId,
+            parentExecution: s.executionId,
+          }),
+          Timestamp: started,
+        });
+        acts.push({ ...described, taskId });
+        send.push(request);
+        break;
+      }
       case ActionType.WaitForExternalEvent:
         acts.push(described);
         break;
@@ -294,10 +335,18 @@ export function planEpisode(s: InstanceState, msgs: Message[], startedMs: number
   if (done.isDone && continueAsNew) {
     return {
       record: { ...base, st: 'ContinuedAsNew' },
-      continueAsNew: { inputJson: toJsonText(decodeProcessedInput(continueAsNew.input)) },
+      continueAsNew: { inputJson: toJsonText(decodeProcessedInput(continueAsNew.input)), send },
     };
   }
-  if (done.isDone) return { record: finished('Completed', toJsonText(done.output) ?? 'null') };
+  if (done.isDone) {
+    // Signals sent on the way out are still delivered.
+    const record = finished('Completed', toJsonText(done.output) ?? 'null');
+    if (send.length > 0) {
+      record.add = [...add.filter((e) => e.EventType === EventType.EventSent), ...(record.add ?? [])];
+      record.send = send;
+    }
+    return { record };
+  }
   return {
     record: {
       ...base,
@@ -307,6 +356,7 @@ export function planEpisode(s: InstanceState, msgs: Message[], startedMs: number
       ...(Object.keys(retrySet).length > 0 ? { retrySet } : {}),
       ...(retryDel.length > 0 ? { retryDel } : {}),
       ...(cancel.length > 0 ? { cancel } : {}),
+      ...(send.length > 0 ? { send } : {}),
       st: 'Running',
     },
   };

@@ -17,13 +17,13 @@ export function journalFileName(instanceId: string): string {
   return `${readable}-${hash}${JOURNAL_SUFFIX}`;
 }
 
-type Op =
-  | { kind: 'append'; rec: JournalRecord; onDurable: (rec: JournalRecord) => void }
-  | { kind: 'replace'; build: () => JournalRecord; onDurable: (rec: JournalRecord) => void }
+type Op<R> =
+  | { kind: 'append'; rec: R; onDurable: (rec: R) => void }
+  | { kind: 'replace'; build: () => R; onDurable: (rec: R) => void }
   | { kind: 'remove' };
 
-interface Queued {
-  op: Op;
+interface Queued<R> {
+  op: Op<R>;
   resolve: () => void;
   reject: (err: Error) => void;
 }
@@ -35,9 +35,10 @@ export class JournalClosedError extends Error {
   }
 }
 
-export class Journal {
+/** `R` is the record type: orchestration records by default, entity records for entity journals. */
+export class Journal<R = JournalRecord> {
   readonly file: string;
-  readonly #queue: Queued[] = [];
+  readonly #queue: Queued<R>[] = [];
   #draining: Promise<void> | undefined;
   #closed = false;
 
@@ -46,12 +47,12 @@ export class Journal {
   }
 
   /** Appends a record; `onDurable` runs (in queue order) once it is on disk. */
-  append(rec: JournalRecord, onDurable: (rec: JournalRecord) => void): Promise<void> {
+  append(rec: R, onDurable: (rec: R) => void): Promise<void> {
     return this.#push({ kind: 'append', rec, onDurable });
   }
 
   /** Replaces the whole file with one record built when earlier queued writes are done. */
-  replace(build: () => JournalRecord, onDurable: (rec: JournalRecord) => void): Promise<void> {
+  replace(build: () => R, onDurable: (rec: R) => void): Promise<void> {
     return this.#push({ kind: 'replace', build, onDurable });
   }
 
@@ -65,7 +66,7 @@ export class Journal {
     this.#closed = true;
   }
 
-  #push(op: Op): Promise<void> {
+  #push(op: Op<R>): Promise<void> {
     if (this.#closed) return Promise.reject(new JournalClosedError(this.file));
     return new Promise<void>((resolve, reject) => {
       this.#queue.push({ op, resolve, reject });
@@ -83,7 +84,7 @@ export class Journal {
         while (n < this.#queue.length && this.#queue[n]!.op.kind === 'append') n++;
         const batch = this.#queue.splice(0, n);
         try {
-          const text = batch.map((q) => JSON.stringify((q.op as { rec: JournalRecord }).rec) + '\n').join('');
+          const text = batch.map((q) => JSON.stringify((q.op as { rec: R }).rec) + '\n').join('');
           const handle = await open(this.file, 'a');
           try {
             await handle.write(text);
@@ -95,7 +96,7 @@ export class Journal {
           for (const q of batch) q.reject(err as Error);
           continue;
         }
-        for (const q of batch) this.#settle(q, (q.op as { rec: JournalRecord }).rec);
+        for (const q of batch) this.#settle(q, (q.op as { rec: R }).rec);
       } else {
         this.#queue.shift();
         try {
@@ -116,9 +117,9 @@ export class Journal {
     }
   }
 
-  #settle(q: Queued, rec: JournalRecord): void {
+  #settle(q: Queued<R>, rec: R): void {
     try {
-      (q.op as { onDurable: (rec: JournalRecord) => void }).onDurable(rec);
+      (q.op as { onDurable: (rec: R) => void }).onDurable(rec);
       q.resolve();
     } catch (err) {
       q.reject(err as Error);
@@ -130,10 +131,10 @@ export class Journal {
  * Reads a journal. A torn last line (a write cut short by a crash) is dropped and truncated away so later appends
  * start on a clean line; a bad line anywhere else is corruption and throws.
  */
-export async function readJournal(file: string): Promise<JournalRecord[]> {
+export async function readJournal<R = JournalRecord>(file: string): Promise<R[]> {
   const text = await readFile(file, 'utf8');
   const lines = text.split('\n');
-  const records: JournalRecord[] = [];
+  const records: R[] = [];
   let lastNonEmpty = lines.length - 1;
   while (lastNonEmpty >= 0 && lines[lastNonEmpty]!.trim() === '') lastNonEmpty--;
   let validBytes = 0;
@@ -144,9 +145,9 @@ export async function readJournal(file: string): Promise<JournalRecord[]> {
       if (terminated) validBytes += Buffer.byteLength(line) + 1;
       continue;
     }
-    let rec: JournalRecord;
+    let rec: R;
     try {
-      rec = JSON.parse(line) as JournalRecord;
+      rec = JSON.parse(line) as R;
     } catch (err) {
       if (i === lastNonEmpty) break; // torn tail
       throw new Error(`${file}: corrupt journal line ${i + 1}: ${(err as Error).message}`, { cause: err });

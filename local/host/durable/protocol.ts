@@ -15,6 +15,7 @@ export const EventType = {
   TimerFired: 11,
   OrchestratorStarted: 12,
   OrchestratorCompleted: 13,
+  EventSent: 14,
   EventRaised: 15,
   ContinueAsNew: 16,
   ExecutionSuspended: 19,
@@ -103,6 +104,8 @@ export interface WireAction {
   isCanceled?: boolean;
   externalEventName?: string;
   retryOptions?: RetryOptionsWire;
+  /** Entity operation (CallEntity / SignalEntity); `instanceId` is then the entity's scheduler id. */
+  operation?: string;
   compoundActions?: WireAction[];
 }
 

@@ -1,5 +1,6 @@
 // One orchestration instance's durable state and the journal records that change it. The same reducer runs when a
 // record is written and when the journal is read back after a restart, so memory and disk cannot disagree.
+import type { OutMessage } from './messages.js';
 import { EventType, type HistoryEvent, type RetryOptionsWire, type RuntimeStatus, isTerminal } from './protocol.js';
 
 export interface ParentRef {
@@ -54,6 +55,8 @@ export interface InstanceSnapshot {
   actions: ActionRecord[];
   retries: Record<string, RetryState>;
   canceledTimers: number[];
+  /** Entity messages written but not yet handed to their receiver (absent in journals from before entities). */
+  outbox?: OutMessage[];
 }
 
 /** An episode (or a control message) applied: messages taken into history plus what it scheduled. */
@@ -68,6 +71,8 @@ export interface EpisodeRecord {
   retrySet?: Record<string, RetryState>;
   retryDel?: number[];
   cancel?: number[];
+  /** Entity messages this episode sends (delivered after the record is durable). */
+  send?: OutMessage[];
   st: RuntimeStatus;
   /** Custom status JSON; absent = null. */
   cs?: string;
@@ -75,7 +80,12 @@ export interface EpisodeRecord {
   up: string;
 }
 
-export type JournalRecord = { t: 'init'; s: InstanceSnapshot } | { t: 'msg'; m: Message } | EpisodeRecord;
+export type JournalRecord =
+  | { t: 'init'; s: InstanceSnapshot }
+  | { t: 'msg'; m: Message }
+  | EpisodeRecord
+  /** Outbox messages the receiver has journaled. */
+  | { t: 'sent'; ids: string[] };
 
 export type PendingWork =
   | { kind: 'activity'; taskId: number; name: string; inputJson?: string }
@@ -147,6 +157,9 @@ export class InstanceState implements InstanceSnapshot {
   actions: ActionRecord[] = [];
   retries: Record<string, RetryState> = {};
   canceledTimers: number[] = [];
+  outbox: OutMessage[] = [];
+  /** Derived: request ids of entity calls of the current execution still waiting for their response. */
+  readonly openCalls = new Set<string>();
   /** Derived: scheduled work of the current execution that has no completion yet (in history or inbox). */
   readonly pending = new Map<number, PendingWork>();
   /** Derived: timestamp (ms) of the last OrchestratorStarted, to keep episode times monotonic. */
@@ -167,6 +180,7 @@ export class InstanceState implements InstanceSnapshot {
       actions: this.actions,
       retries: this.retries,
       canceledTimers: this.canceledTimers,
+      outbox: this.outbox,
     };
     if (this.inputJson !== undefined) s.inputJson = this.inputJson;
     if (this.parent !== undefined) s.parent = this.parent;
@@ -186,6 +200,11 @@ export class InstanceState implements InstanceSnapshot {
       case 'ep':
         this.#episode(rec);
         return;
+      case 'sent': {
+        const ids = new Set(rec.ids);
+        this.outbox = this.outbox.filter((m) => !ids.has(m.id));
+        return;
+      }
     }
   }
 
@@ -207,7 +226,9 @@ export class InstanceState implements InstanceSnapshot {
     this.actions = [...s.actions];
     this.retries = { ...s.retries };
     this.canceledTimers = [...s.canceledTimers];
+    this.outbox = [...(s.outbox ?? [])];
     this.pending.clear();
+    this.openCalls.clear();
     this.lastStartedMs = 0;
     if (isTerminal(this.status)) return;
     for (const ev of this.history) this.#track(ev);
@@ -220,6 +241,12 @@ export class InstanceState implements InstanceSnapshot {
       this.lastStartedMs = Math.max(this.lastStartedMs, Date.parse(ev.Timestamp));
       return;
     }
+    if (ev.EventType === EventType.EventSent) {
+      const request = entityRequestOf(ev);
+      if (request && !request.signal) this.openCalls.add(request.id);
+      return;
+    }
+    if (ev.EventType === EventType.EventRaised && ev.Name !== undefined) this.openCalls.delete(ev.Name);
     const work = pendingFrom(ev);
     if (work) {
       this.pending.set(work.taskId, work);
@@ -230,6 +257,7 @@ export class InstanceState implements InstanceSnapshot {
   }
 
   #trackMessage(m: Message): void {
+    if (m.ev.EventType === EventType.EventRaised && m.ev.Name !== undefined) this.openCalls.delete(m.ev.Name);
     const done = completedTaskId(m.ev);
     if (done !== undefined && (m.exec === undefined || m.exec === this.executionId)) this.pending.delete(done);
   }
@@ -264,6 +292,7 @@ export class InstanceState implements InstanceSnapshot {
       this.#track(ev);
     }
     if (rec.acts) this.actions.push(...rec.acts);
+    if (rec.send) this.outbox.push(...rec.send);
     if (rec.nextSeq !== undefined) this.nextSeq = rec.nextSeq;
     for (const id of rec.retryDel ?? []) delete this.retries[String(id)];
     Object.assign(this.retries, rec.retrySet ?? {});
@@ -275,6 +304,19 @@ export class InstanceState implements InstanceSnapshot {
     this.customStatusJson = rec.cs;
     if (rec.out !== undefined) this.outputJson = rec.out;
     this.lastUpdatedTime = rec.up;
-    if (isTerminal(this.status)) this.pending.clear();
+    if (isTerminal(this.status)) {
+      this.pending.clear();
+      this.openCalls.clear();
+    }
+  }
+}
+
+/** The request an EventSent history event records (its Input is the request message JSON). */
+export function entityRequestOf(ev: HistoryEvent): { id: string; signal: boolean } | undefined {
+  try {
+    const m = JSON.parse(ev.Input ?? '') as { id?: unknown; signal?: unknown };
+    return typeof m.id === 'string' ? { id: m.id, signal: m.signal === true } : undefined;
+  } catch {
+    return undefined;
   }
 }

@@ -142,6 +142,11 @@ export function formatHistory(history: HistoryEvent[], showOutput: boolean): Rec
         row.FireAt = e.FireAt;
         if (e.EventType === EventType.TimerCreated) row.EventId = e.EventId;
         break;
+      case EventType.EventSent:
+        row.Name = e.Name;
+        row.InstanceId = e.InstanceId;
+        if (showOutput) row.Input = parseJsonText(e.Input);
+        break;
       case EventType.EventRaised:
         row.Name = e.Name;
         if (showOutput) row.Input = parseJsonText(e.Input);

@@ -83,6 +83,12 @@ export async function buildPlan(
         outputImages: node.outputs.map((o) => o.ref),
       };
       if (stored) planned.timeoutSeconds = stored.info.timeoutSeconds;
+      const native = stored?.info.nativeTrigger;
+      if (native?.status === 'Enabled') {
+        planned.nativeTrigger = true;
+        const ref = { id: t.taskId, name: t.taskName, registryId: t.registryId };
+        planned.reasons.push(reasonBuilders.nativeTriggerEnabled(ref, native.type, deps.settings.nativeTriggers));
+      }
       // Known without any read: a disabled task cannot run.
       if (node.status === 'Disabled') {
         planned.decision = 'blocked';

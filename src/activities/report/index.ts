@@ -19,6 +19,7 @@ import type {
   TaskResult,
 } from '../contracts.js';
 import type { Deps } from '../deps.js';
+import { formatLine, recordOf } from '../../telemetry/log.js';
 
 export const HISTORY_TABLE = 'CascadeHistory';
 /** CloudEvents `source` of everything acr-cascade publishes. */
@@ -71,15 +72,74 @@ export interface ReportActivities {
   publishNotifications(input: PublishNotificationsInput): Promise<PublishNotificationsOutput>;
   /** The newest execution of a cascade from the history table; undefined when none was recorded. */
   getCascadeRecord(cascadeId: string): Promise<CascadeRecord | undefined>;
-  /** Recent cascades, newest first. */
-  listCascades(options?: { top?: number; status?: readonly string[] }): Promise<CascadeSummary[]>;
+  /**
+   * Recent ended cascades, newest first, one page of the `recent` partition (cost O(page), whatever else the table or
+   * the task hub holds). `continuation` is the opaque token a previous page returned.
+   */
+  listCascades(options?: ListCascadesOptions): Promise<CascadePage>;
 }
+
+export interface ListCascadesOptions {
+  top?: number;
+  /** Result statuses to keep (case-insensitive), e.g. ['Canceled']; empty = all. */
+  status?: readonly string[];
+  continuation?: string;
+}
+
+export interface CascadePage {
+  cascades: CascadeSummary[];
+  /** Present when more rows may follow. */
+  continuation?: string;
+}
+
+/** Thrown for a continuation token this API did not issue. */
+export class ContinuationError extends Error {
+  override name = 'ContinuationError';
+}
+
+const encodeToken = (rowKey: string) => Buffer.from(JSON.stringify({ after: rowKey }), 'utf8').toString('base64url');
+
+function decodeToken(token: string): string {
+  try {
+    const v = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as { after?: unknown };
+    if (typeof v.after === 'string' && /^[0-9]{13}\|[^']{1,300}$/.test(v.after)) return v.after;
+  } catch {
+    // fall through
+  }
+  throw new ContinuationError('continuation is not a token this API issued');
+}
+
+const STATUS_COLUMN = /^[A-Za-z]{1,20}$/;
 
 const MAX_TIME = 9_999_999_999_999;
 
 function inverted(iso: string): string {
   const t = Date.parse(iso);
   return String(MAX_TIME - (Number.isNaN(t) ? 0 : t)).padStart(13, '0');
+}
+
+/** A notification as a log line: text, then the record the alert rules query (ids and the first reason only). */
+export function noticeLine(n: PublishNotificationsInput['notifications'][number]): string {
+  const d = n.data;
+  const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+  const reasons = Array.isArray(d.reasons) ? (d.reasons as { code?: unknown }[]) : [];
+  const reason = str(reasons[0]?.code) ?? str(d.code);
+  const rec = recordOf(
+    n.type,
+    {
+      ...(str(d.cascadeId) ? { cascadeId: str(d.cascadeId) } : {}),
+      ...(str(d.task) ? { taskId: str(d.task) } : {}),
+      ...(str(d.runId) ? { runId: str(d.runId) } : {}),
+      ...(str(d.checkId) ? { checkId: str(d.checkId) } : {}),
+    },
+    {
+      ...(str(d.taskName) ? { taskName: str(d.taskName) } : {}),
+      ...(reason ? { reason } : {}),
+      ...(str(d.status) ? { status: str(d.status) } : {}),
+      ...(typeof d.daysLeft === 'number' ? { daysLeft: d.daysLeft } : {}),
+    },
+  );
+  return formatLine(`${n.type} ${n.subject}`, rec);
 }
 
 function summaryOf(r: CascadeResult): CascadeSummary {
@@ -168,6 +228,11 @@ function summaryColumns(s: CascadeSummary): Record<string, string | number> {
   };
 }
 
+const RESULT_STATUSES = ['Completed', 'Canceled', 'Superseded', 'Failed'];
+function canonicalStatus(x: string): string {
+  return RESULT_STATUSES.find((r) => r.toLowerCase() === x.toLowerCase()) ?? x;
+}
+
 function summaryFrom(e: Record<string, unknown>): CascadeSummary {
   const str = (k: string) => (typeof e[k] === 'string' ? (e[k] as string) : '');
   const s: CascadeSummary = {
@@ -223,6 +288,9 @@ export function createReportActivities(deps: Deps): ReportActivities {
     },
 
     async publishNotifications(input) {
+      // Every notification is also one structured log record (event = its type, ids as dimensions), so alert rules
+      // and KQL see blocked tasks, failed runs and expiring credentials whether or not a topic is configured.
+      for (const n of input.notifications) deps.log(noticeLine(n));
       const publisher = deps.clients.publisher();
       if (!publisher) return { published: 0, topicConfigured: false };
       const events: SendCloudEventInput<unknown>[] = input.notifications.map((n) => ({
@@ -261,18 +329,26 @@ export function createReportActivities(deps: Deps): ReportActivities {
     async listCascades(options = {}) {
       await ensure();
       const top = Math.max(1, Math.min(options.top ?? 50, 1000));
-      const wanted = new Set((options.status ?? []).map((s) => s.toLowerCase()));
-      const out: CascadeSummary[] = [];
-      const pages = table.listEntities<Record<string, unknown>>({
-        queryOptions: { filter: `PartitionKey eq 'recent'` },
-      });
-      for await (const e of pages) {
-        const s = summaryFrom(e);
-        if (wanted.size > 0 && !wanted.has(s.status.toLowerCase())) continue;
-        out.push(s);
-        if (out.length >= top) break;
+      // Server-side filters: the partition, the page's start, the statuses (values validated: no quotes reach OData).
+      const parts = [`PartitionKey eq 'recent'`];
+      if (options.continuation) parts.push(`RowKey gt '${decodeToken(options.continuation)}'`);
+      const statuses = (options.status ?? []).filter((x) => STATUS_COLUMN.test(x));
+      if (statuses.length > 0) parts.push(`(${statuses.map((x) => `status eq '${canonicalStatus(x)}'`).join(' or ')})`);
+      const cascades: CascadeSummary[] = [];
+      let lastKey: string | undefined;
+      const pages = table
+        .listEntities<Record<string, unknown>>({ queryOptions: { filter: parts.join(' and ') } })
+        .byPage({ maxPageSize: top + 1 });
+      for await (const page of pages) {
+        for (const e of page) {
+          if (cascades.length === top) {
+            return { cascades, ...(lastKey ? { continuation: encodeToken(lastKey) } : {}) };
+          }
+          cascades.push(summaryFrom(e));
+          lastKey = String(e.rowKey);
+        }
       }
-      return out;
+      return { cascades };
     },
   };
 }

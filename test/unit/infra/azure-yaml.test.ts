@@ -61,6 +61,11 @@ describe('azure.yaml', () => {
     expect(pkg.scripts.build).toBeDefined();
     expect(pkg.main).toBe('dist/src/functions/index.js');
     expect(existsSync(join(project, 'host.json'))).toBe(true);
+    // The artifact azd ships is the packaging script's folder (test/e2e/package.test.ts starts the host on it).
+    expect(pkg.scripts.package).toBe('npm run build && tsx scripts/package.ts');
+    expect(get(services, 'api', 'dist')).toBe('.local/package/app');
+    expect(get(services, 'api', 'remoteBuild')).toBe('false');
+    expect(existsSync(join(root, '.funcignore'))).toBe(false);
   });
 
   it('provisions infra/main.bicep with Bicep', () => {

@@ -1,193 +1,234 @@
-// Every template under infra/ is structurally sound, and the facts the app depends on are in it.
-import { readFileSync } from 'node:fs';
+// Both templates compile with the real Bicep compiler (linter on, warnings are errors), and what the compiled ARM JSON
+// would deploy carries the facts the app depends on.
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
+import { buildBicep } from '../../../scripts/bicep.js';
+import { compiled } from '../../support/arm.js';
 import {
-  type BicepExpr,
-  checkBicepTree,
-  declaration,
-  declarationsOf,
-  evaluateLiteral,
-  listBicepFiles,
-  loadBicep,
-  property,
-} from '../../support/bicep.js';
+  appSettings,
+  assignments,
+  deployEvents,
+  deployMain,
+  describeBicep,
+  FULL_PARAMETERS,
+  id,
+  site,
+} from '../../support/infra.js';
 
 const root = resolve(__dirname, '../../..');
 const infra = join(root, 'infra');
-const load = (path: string) => loadBicep(join(infra, path));
+const bicepFiles = (dir: string): string[] =>
+  readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? bicepFiles(join(dir, e.name)) : e.name.endsWith('.bicep') ? [join(dir, e.name)] : [],
+  );
 
-/** Follows a chain of object properties from a resource or module body. */
-function at(expr: BicepExpr | undefined, ...keys: string[]): BicepExpr | undefined {
-  return keys.reduce<BicepExpr | undefined>((e, k) => property(e, k), expr);
-}
-
-function text(expr: BicepExpr | undefined): string {
-  if (expr?.kind === 'expr') return expr.text;
-  if (expr?.kind === 'string') return `'${expr.value}'`;
-  return JSON.stringify(expr);
-}
-
-describe('infra templates', () => {
-  it('all parse and pass the structure checks, and every file is reachable from main.bicep or events.bicep', () => {
-    const files = listBicepFiles(infra).map((f) => relative(infra, f));
-    expect(files).toContain('main.bicep');
-    expect(files).toContain('events.bicep');
-    const problems = checkBicepTree(infra).map((p) => `${relative(infra, p.file)}:${p.line}: ${p.message}`);
-    expect(problems).toEqual([]);
-  });
-
-  it('deploy main.bicep and events.bicep at resource-group scope (az deployment group create works for both)', () => {
-    expect(load('main.bicep').targetScope).toBe('resourceGroup');
-    expect(load('events.bicep').targetScope).toBe('resourceGroup');
-  });
-
-  it('run the app on Node 20 with a Flex Consumption default and an Elastic Premium option', () => {
-    const main = load('main.bicep');
-    const plan = declaration(main, 'param', 'hostingPlan');
-    expect(evaluateLiteral(main, plan?.defaultValue)).toBe('FlexConsumption');
-    expect(evaluateLiteral(main, plan?.decorators.find((d) => d.name === 'allowed')?.args[0])).toEqual([
-      'FlexConsumption',
-      'ElasticPremium',
-    ]);
-    const app = load('modules/function-app.bicep');
-    expect(evaluateLiteral(app, at(declaration(app, 'var', 'flexConfig')?.value, 'runtime'))).toEqual({
-      name: 'node',
-      version: '20',
-    });
-    expect(app.text).toContain("linuxFxVersion: 'Node|20'");
-    const site = declarationsOf(app, 'resource').find((r) => r.type === 'Microsoft.Web/sites');
-    expect(evaluateLiteral(app, property(site?.body, 'kind'))).toBe('functionapp,linux');
-    // azd finds the app to deploy by this tag.
-    expect(text(property(site?.body, 'tags'))).toContain("'azd-service-name': 'api'");
-  });
-
-  it('give the app a system-assigned identity, plus the user-assigned one when chosen', () => {
-    const app = load('modules/function-app.bicep');
-    const identity = declaration(app, 'var', 'identity')?.value;
-    expect(identity?.kind).toBe('expr');
-    const branches = identity?.kind === 'expr' ? identity.parts.map((p) => evaluateLiteral(app, at(p, 'type'))) : [];
-    expect(branches).toEqual(['SystemAssigned, UserAssigned', 'SystemAssigned']);
-  });
-
-  it('keep no storage key anywhere: shared keys off, identity-based host storage, no listKeys', () => {
-    const storage = load('modules/storage.bicep');
-    const account = declarationsOf(storage, 'resource').find((r) => r.type === 'Microsoft.Storage/storageAccounts');
-    expect(evaluateLiteral(storage, at(account?.body, 'properties', 'allowSharedKeyAccess'))).toBe(false);
-    expect(evaluateLiteral(storage, at(account?.body, 'properties', 'allowBlobPublicAccess'))).toBe(false);
-    for (const file of listBicepFiles(infra)) {
-      const source = readFileSync(file, 'utf8');
-      expect(source, relative(infra, file)).not.toMatch(/listKeys|AccountKey=|primaryKey|SharedAccessSignature/);
+describeBicep('the Bicep compiler on infra/', () => {
+  it('compiles main.bicep and events.bicep for resource-group deployments without a warning', () => {
+    for (const name of ['main', 'events'] as const) {
+      const template = compiled(name);
+      expect(template.$schema, name).toBe(
+        'https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#',
+      );
     }
   });
 
-  it('create the four app tables and the deployment and dead-letter containers', () => {
-    const main = load('main.bicep');
-    expect(evaluateLiteral(main, declaration(main, 'var', 'appTables')?.value)).toEqual([
+  it('treats a linter warning as an error (infra/bicepconfig.json is in force)', () => {
+    // A file next to a copy of infra/bicepconfig.json, outside infra/ (other test files compile infra/ meanwhile).
+    const dir = mkdtempSync(join(tmpdir(), 'bicep-lint-'));
+    copyFileSync(join(infra, 'bicepconfig.json'), join(dir, 'bicepconfig.json'));
+    writeFileSync(
+      join(dir, 'probe.bicep'),
+      "param unused string\noutput where string = 'https://management.azure.com/'\n",
+    );
+    try {
+      expect(() => buildBicep(join(dir, 'probe.bicep'))).toThrow(/no-unused-params[\s\S]*no-hardcoded-env-urls/);
+    } finally {
+      rmSync(dir, { recursive: true });
+    }
+  });
+
+  it('reaches every .bicep file from main.bicep or events.bicep', () => {
+    const text = JSON.stringify([compiled('main'), compiled('events')]);
+    const hashes = text.match(/"templateHash":\s*"\d+"/g) ?? [];
+    // Every file but the two entry points and the imported shared/roles.bicep is compiled in as a nested template.
+    const modules = bicepFiles(infra).filter((f) => /modules\//.test(relative(infra, f)));
+    expect(hashes.length).toBeGreaterThanOrEqual(modules.length + 2);
+    for (const file of modules) {
+      const used = [readFileSync(join(infra, 'main.bicep'), 'utf8'), readFileSync(join(infra, 'events.bicep'), 'utf8')]
+        .join('\n')
+        .includes(`'${relative(infra, file)}'`);
+      expect(used, relative(infra, file)).toBe(true);
+    }
+  });
+});
+
+describeBicep('what the compiled main.bicep deploys', () => {
+  const d = deployMain();
+  const of = (type: string) => d.resources.filter((r) => r.type === type);
+
+  it('runs the app on Node 22 (Flex Consumption by default, Elastic Premium as an option), tagged for azd', () => {
+    const app = site(d);
+    expect(app.body.kind).toBe('functionapp,linux');
+    expect(app.body.tags).toMatchObject({ 'azd-service-name': 'api', 'azd-env-name': 'dev' });
+    expect(app.properties.functionAppConfig).toMatchObject({ runtime: { name: 'node', version: '22' } });
+    const premium = site(deployMain({ environmentName: 'dev', hostingPlan: 'ElasticPremium' }));
+    expect(premium.properties.siteConfig).toMatchObject({ linuxFxVersion: 'Node|22' });
+    expect(
+      (compiled('main').parameters as Record<string, { allowedValues?: string[] }>).hostingPlan?.allowedValues,
+    ).toEqual(['FlexConsumption', 'ElasticPremium']);
+  });
+
+  it('gives the app a system-assigned identity, plus the user-assigned one when chosen', () => {
+    expect(site(d).body.identity).toEqual({ type: 'SystemAssigned' });
+    const user = site(deployMain({ environmentName: 'dev', appIdentityType: 'UserAssigned' }));
+    expect(user.body.identity).toMatchObject({ type: 'SystemAssigned, UserAssigned' });
+  });
+
+  it('keeps no storage key anywhere: shared keys off, no public blobs, no listKeys', () => {
+    const [account] = of('Microsoft.Storage/storageAccounts');
+    expect(account?.properties).toMatchObject({ allowSharedKeyAccess: false, allowBlobPublicAccess: false });
+    for (const name of ['main', 'events'] as const) {
+      expect(JSON.stringify(compiled(name)), name).not.toMatch(/listKeys|AccountKey=|primaryKey|SharedAccessSignature/);
+    }
+  });
+
+  it('creates the four app tables and the deployment and dead-letter containers', () => {
+    expect(of('Microsoft.Storage/storageAccounts/tableServices/tables').map((t) => t.name.split('/').pop())).toEqual([
       'CascadeIndex',
       'CascadeHistory',
       'CredentialHealth',
       'CascadeDedupe',
     ]);
-    const storage = declaration(main, 'module', 'storage');
-    expect(text(at(storage?.body, 'params', 'tableNames'))).toBe('appTables');
-    expect(at(storage?.body, 'params', 'containerNames')).toMatchObject({ kind: 'array' });
+    expect(of('Microsoft.Storage/storageAccounts/blobServices/containers').map((c) => c.name.split('/').pop())).toEqual(
+      ['app-package', 'eventgrid-deadletter'],
+    );
   });
 
-  it('offer the Durable Task Scheduler as a backend, wired through app settings that override host.json', () => {
-    const main = load('main.bicep');
-    const backend = declaration(main, 'param', 'durableBackend');
-    expect(evaluateLiteral(main, backend?.defaultValue)).toBe('AzureStorage');
-    const durable = declaration(main, 'var', 'durableSettings')?.value;
-    const keys = durable?.kind === 'expr' ? durable.parts.flatMap((p) => (p.kind === 'object' ? p.props : [])) : [];
-    expect(keys.map((p) => p.key)).toEqual([
-      'DURABLE_TASK_SCHEDULER_CONNECTION_STRING',
-      'AzureFunctionsJobHost__extensions__durableTask__storageProvider__type',
-      'AzureFunctionsJobHost__extensions__durableTask__storageProvider__connectionStringName',
-    ]);
-    // host.json names the hub through the same setting the scheduler's task hub is created with.
-    const host = JSON.parse(readFileSync(join(root, 'host.json'), 'utf8')) as {
-      extensions: { durableTask: { hubName: string } };
-    };
-    expect(host.extensions.durableTask.hubName).toBe('%CASCADE_TASK_HUB%');
-    expect(text(at(declaration(main, 'module', 'scheduler')?.body, 'params', 'taskHubName'))).toBe('taskHub');
+  it('takes telemetry into Application Insights with Entra ID only (no key-based ingestion)', () => {
+    expect(of('Microsoft.Insights/components')).toMatchObject([{ properties: { DisableLocalAuth: true } }]);
   });
 
-  it('publish outbound CloudEvents to a custom topic without local auth', () => {
-    const topic = load('modules/notification-topic.bicep');
-    const resource = declarationsOf(topic, 'resource')[0];
-    expect(resource?.type).toBe('Microsoft.EventGrid/topics');
-    expect(evaluateLiteral(topic, at(resource?.body, 'properties'))).toMatchObject({
-      inputSchema: 'CloudEventSchemaV1_0',
-      disableLocalAuth: true,
-    });
+  it('publishes outbound CloudEvents to a custom topic without local auth', () => {
+    expect(of('Microsoft.EventGrid/topics')).toMatchObject([
+      { properties: { inputSchema: 'CloudEventSchemaV1_0', disableLocalAuth: true } },
+    ]);
   });
 
-  it("subscribe the app's Event Grid functions with the Event Grid schema, a retry policy and dead-letter", () => {
-    const events = load('events.bicep');
-    const literal = (name: string) => evaluateLiteral(events, declaration(events, 'var', name)?.value);
-    expect(literal('registryFunctionName')).toBe('onRegistryEvent');
-    expect(literal('vaultFunctionName')).toBe('onVaultEvent');
-    expect(literal('registryEventTypes')).toEqual([
-      'Microsoft.ContainerRegistry.ImagePushed',
-      'Microsoft.ContainerRegistry.ImageDeleted',
-    ]);
-    expect(literal('vaultEventTypes')).toEqual([
-      'Microsoft.KeyVault.SecretNewVersionCreated',
-      'Microsoft.KeyVault.SecretNearExpiry',
-      'Microsoft.KeyVault.SecretExpired',
-    ]);
-    for (const name of ['registrySubscriptions', 'vaultSubscriptions']) {
-      const params = at(declaration(events, 'module', name)?.body, 'params');
-      expect(text(property(params, 'functionResourceId'))).toMatch(
-        /^resourceId\('Microsoft\.Web\/sites\/functions', functionAppName, (registry|vault)FunctionName\)$/,
-      );
-    }
-    const sub = load('modules/events/topic-subscription.bicep');
-    const resource = declarationsOf(sub, 'resource').find((r) => !r.existing);
-    expect(resource?.type).toBe('Microsoft.EventGrid/systemTopics/eventSubscriptions');
-    const properties = at(resource?.body, 'properties');
-    expect(evaluateLiteral(sub, at(properties, 'destination', 'endpointType'))).toBe('AzureFunction');
-    expect(evaluateLiteral(sub, property(properties, 'eventDeliverySchema'))).toBe('EventGridSchema');
-    expect(text(at(properties, 'retryPolicy', 'maxDeliveryAttempts'))).toBe('maxDeliveryAttempts');
-    expect(evaluateLiteral(sub, at(properties, 'deadLetterWithResourceIdentity', 'identity'))).toEqual({
-      type: 'SystemAssigned',
-    });
+  it('offers the Durable Task Scheduler with the task hub named by the same setting as host.json', () => {
+    const dts = deployMain({ environmentName: 'dev', durableBackend: 'DurableTaskScheduler', taskHub: 'Hub1' });
+    expect(dts.resources.filter((r) => r.type.startsWith('Microsoft.DurableTask/')).map((r) => r.type)).toEqual(
+      expect.arrayContaining(['Microsoft.DurableTask/schedulers', 'Microsoft.DurableTask/schedulers/taskHubs']),
+    );
+    expect(dts.resources.find((r) => r.type === 'Microsoft.DurableTask/schedulers/taskHubs')?.name).toMatch(/\/Hub1$/);
+    expect(of('Microsoft.DurableTask/schedulers')).toEqual([]);
+  });
+});
+
+describeBicep('what the compiled events.bicep deploys with the parameters main.bicep outputs', () => {
+  const main = deployMain();
+  const events = deployEvents(main);
+  const of = (type: string) => events.resources.filter((r) => r.type === type);
+
+  it('creates a system topic per watched registry and vault, in the source resource group and region', () => {
     expect(
-      evaluateLiteral(sub, at(properties, 'deadLetterWithResourceIdentity', 'deadLetterDestination', 'endpointType')),
-    ).toBe('StorageBlob');
+      of('Microsoft.EventGrid/systemTopics').map((t) => [t.id, t.properties.source, t.properties.topicType]),
+    ).toEqual([
+      [
+        `/subscriptions/${id.registry('rg-base', 'base').split('/')[2]}/resourceGroups/rg-base/providers/Microsoft.EventGrid/systemTopics/base-acr-cascade`,
+        id.registry('rg-base', 'base'),
+        'Microsoft.ContainerRegistry.Registries',
+      ],
+      [
+        `/subscriptions/${id.vault('rg-kv', 'kv').split('/')[2]}/resourceGroups/rg-kv/providers/Microsoft.EventGrid/systemTopics/kv-acr-cascade`,
+        id.vault('rg-kv', 'kv'),
+        'Microsoft.KeyVault.vaults',
+      ],
+    ]);
+    for (const t of of('Microsoft.EventGrid/systemTopics')) expect(String(t.body.location)).toMatch(/\.location>$/);
   });
 
-  it('create system topics on registries and vaults in their own resource groups, for each watched id', () => {
-    const events = load('events.bicep');
-    for (const [name, source, topicType] of [
-      ['registryTopics', 'watchedRegistries', 'Microsoft.ContainerRegistry.Registries'],
-      ['vaultTopics', 'watchedVaults', 'Microsoft.KeyVault.vaults'],
-    ] as const) {
-      const module = declaration(events, 'module', name);
-      expect(text(module?.loop?.source)).toBe(source);
-      expect(text(property(module?.body, 'scope'))).toMatch(
-        /^resourceGroup\(split\(\w+, '\/'\)\[2\], split\(\w+, '\/'\)\[4\]\)$/,
-      );
-      const topicFile = loadBicep(join(infra, 'events.bicep', '..', module?.path ?? ''));
-      const topic = declarationsOf(topicFile, 'resource').find((r) => r.type === 'Microsoft.EventGrid/systemTopics');
-      expect(evaluateLiteral(topicFile, at(topic?.body, 'properties', 'topicType'))).toBe(topicType);
+  it("subscribes the app's Event Grid functions with the Event Grid schema, a retry policy and dead-letter", () => {
+    const app = String((main.outputs.AZURE_FUNCTION_APP_NAME as { value: unknown }).value);
+    const subs = of('Microsoft.EventGrid/systemTopics/eventSubscriptions');
+    expect(
+      subs.map((s) => (s.properties.destination as { properties: { resourceId: string } }).properties.resourceId),
+    ).toEqual([
+      `/subscriptions/11111111-1111-1111-1111-111111111111/resourceGroups/rg-cascade/providers/Microsoft.Web/sites/${app}/functions/onRegistryEvent`,
+      `/subscriptions/11111111-1111-1111-1111-111111111111/resourceGroups/rg-cascade/providers/Microsoft.Web/sites/${app}/functions/onVaultEvent`,
+    ]);
+    expect(subs.map((s) => (s.properties.filter as { includedEventTypes: string[] }).includedEventTypes)).toEqual([
+      ['Microsoft.ContainerRegistry.ImagePushed', 'Microsoft.ContainerRegistry.ImageDeleted'],
+      [
+        'Microsoft.KeyVault.SecretNewVersionCreated',
+        'Microsoft.KeyVault.SecretNearExpiry',
+        'Microsoft.KeyVault.SecretExpired',
+      ],
+    ]);
+    for (const s of subs) {
+      expect(s.properties).toMatchObject({
+        destination: { endpointType: 'AzureFunction' },
+        eventDeliverySchema: 'EventGridSchema',
+        retryPolicy: { maxDeliveryAttempts: 30, eventTimeToLiveInMinutes: 1440 },
+        deadLetterWithResourceIdentity: {
+          identity: { type: 'SystemAssigned' },
+          deadLetterDestination: {
+            endpointType: 'StorageBlob',
+            properties: { blobContainerName: 'eventgrid-deadletter' },
+          },
+        },
+      });
     }
   });
 
-  it('pass events.bicep exactly the parameters main.bicep outputs for the postdeploy hook', () => {
-    const main = load('main.bicep');
-    const events = load('events.bicep');
-    const output = declarationsOf(main, 'output').find((o) => o.name === 'CASCADE_EVENTS_PARAMETERS');
-    const passed = output?.value.kind === 'object' ? output.value.props.map((p) => p.key).sort() : [];
-    const required = declarationsOf(events, 'param')
-      .filter((p) => p.defaultValue === undefined)
-      .map((p) => p.name);
-    const all = declarationsOf(events, 'param').map((p) => p.name);
-    expect(passed.filter((k) => !all.includes(k))).toEqual([]);
-    expect(required.filter((k) => !passed.includes(k))).toEqual([]);
-    for (const p of output?.value.kind === 'object' ? output.value.props : []) {
-      expect(property(p.value, 'value'), p.key).toBeDefined();
-    }
+  it('names event subscriptions with letters, digits and hyphens only, whatever the azd environment name', () => {
+    const odd = deployEvents(deployMain({ ...FULL_PARAMETERS, environmentName: 'team_a.prod(1)' }));
+    const names = odd.resources
+      .filter((r) => r.type === 'Microsoft.EventGrid/systemTopics/eventSubscriptions')
+      .map((r) => r.name.split('/')[1]);
+    expect(names).toEqual(['acr-cascade-team-a-prod-1-', 'acr-cascade-team-a-prod-1-']);
+  });
+
+  it('separates what the app may read from what it subscribes to, and can use an existing system topic', () => {
+    const kv = id.vault('rg-kv', 'kv');
+    const other = id.vault('rg-kv', 'shared-kv');
+    const main = deployMain({
+      ...FULL_PARAMETERS,
+      watchedVaults: [kv, other],
+      eventVaults: [kv],
+      existingSystemTopics: { [kv.toLowerCase()]: 'kv-events' },
+    });
+    // Both vaults are read (setting and reader role); only kv is subscribed, through its existing topic.
+    expect(appSettings(main).CASCADE_WATCHED_VAULTS).toBe(`${kv},${other}`);
+    expect(
+      assignments(main, {})
+        .filter((a) => a.scope === other)
+        .map((a) => a.roleName),
+    ).toEqual(['ACR Cascade Reader']);
+    const events = deployEvents(main);
+    const topics = events.resources.filter((r) => r.type === 'Microsoft.EventGrid/systemTopics').map((r) => r.name);
+    expect(topics).toEqual(['base-acr-cascade']);
+    const subs = events.resources.filter((r) => r.type === 'Microsoft.EventGrid/systemTopics/eventSubscriptions');
+    expect(subs.map((r) => r.id)).toEqual([
+      expect.stringMatching(
+        /\/rg-base\/providers\/Microsoft\.EventGrid\/systemTopics\/base-acr-cascade\/eventSubscriptions\//,
+      ),
+      expect.stringMatching(/\/rg-kv\/providers\/Microsoft\.EventGrid\/systemTopics\/kv-events\/eventSubscriptions\//),
+    ]);
+    // The existing topic's own identity writes dead letters.
+    const deadLetter = assignments(events, {}).map((a) => a.principalId);
+    expect(deadLetter).toEqual([
+      expect.stringMatching(/base-acr-cascade\.identity/),
+      expect.stringMatching(/kv-events.*identity/),
+    ]);
+  });
+
+  it('takes exactly the parameters main.bicep outputs for the postdeploy hook', () => {
+    const passed = Object.keys((main.outputs.CASCADE_EVENTS_PARAMETERS as { value: object }).value).sort();
+    const declared = compiled('events').parameters as Record<string, { defaultValue?: unknown }>;
+    expect(passed.filter((k) => !(k in declared))).toEqual([]);
+    expect(Object.keys(declared).filter((k) => !('defaultValue' in declared[k]!) && !passed.includes(k))).toEqual([]);
+    expect(FULL_PARAMETERS.watchedRegistries).toHaveLength(1);
   });
 });

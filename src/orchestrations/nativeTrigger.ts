@@ -1,0 +1,73 @@
+// ACR's own base-image trigger (CASCADE_NATIVE_TRIGGERS) inside rebuildTask: before scheduling a task's first attempt,
+// find the run ACR started for the same base update and use it as the task's run (`adopt`), or switch the trigger off
+// and use a run it already started (`disable`). Under `adopt` a run that does not appear within the window is
+// scheduled as usual (exactly-once claims), so a task is never left without its run.
+// Pure: time from currentUtcDateTime, I/O only through activities.
+import type { OrchestrationContext, Task } from 'durable-functions';
+import {
+  NativeTriggerActivityNames,
+  type CascadeReason,
+  type DisableNativeTriggerInput,
+  type FindNativeRunInput,
+  type FindNativeRunOutput,
+  type RebuildTaskInput,
+} from '../activities/contracts.js';
+import { callActivity } from './calls.js';
+import { nativeRunAdopted, nativeRunNotFound, nativeTriggerDisabled } from './cascadeReasons.js';
+
+export type NativeOutcome =
+  | { kind: 'schedule'; reasons: CascadeReason[] }
+  | { kind: 'adopted'; run: NonNullable<FindNativeRunOutput['run']>; reasons: CascadeReason[] };
+
+/** Probe interval while waiting for a native run: short, since ACR queues it as soon as the base is pushed. */
+export const NATIVE_PROBE_SECONDS = 5;
+
+/** What the probe asks: the pushed digest in the first wave; later waves build on an earlier wave's push. */
+export function findNativeRunInput(input: RebuildTaskInput, now: Date): FindNativeRunInput | undefined {
+  const p = input.planned;
+  // Tasks the index saw without the trigger cost no ARM request here (a trigger switched on since is seen at the next
+  // index refresh).
+  if (p.nativeTrigger !== true) return undefined;
+  const common = { task: p.task, cascadeId: input.cascadeId, outputImages: p.outputImages };
+  if (p.wave <= 1) {
+    // An on-demand rebuild pushed nothing before its first wave: there is no native run to find.
+    return input.base ? { ...common, digest: input.base.digest, bases: [input.base.ref] } : undefined;
+  }
+  return { ...common, since: input.cascadeStartedAt ?? now.toISOString(), bases: p.baseImages.map((b) => b.ref) };
+}
+
+export function* nativeRunOrSchedule(
+  context: OrchestrationContext,
+  input: RebuildTaskInput,
+): Generator<Task, NativeOutcome, unknown> {
+  const who = { taskName: input.planned.taskName, registryId: input.planned.registryId };
+  const req = findNativeRunInput(input, context.df.currentUtcDateTime);
+  if (!req) return { kind: 'schedule', reasons: [] };
+  const probe = function* (): Generator<Task, FindNativeRunOutput, unknown> {
+    return yield* callActivity(context, NativeTriggerActivityNames.findNativeRun, req);
+  };
+  let found = yield* probe();
+  if (found.policy === 'ignore' || !found.triggerEnabled) return { kind: 'schedule', reasons: [] };
+
+  if (found.policy === 'disable') {
+    const off: DisableNativeTriggerInput = { task: input.planned.task };
+    const out = yield* callActivity(context, NativeTriggerActivityNames.disableNativeTrigger, off);
+    const reasons = out.changed ? [nativeTriggerDisabled(who, out.triggerName)] : [];
+    // A run the trigger started before it was switched off is this update's run.
+    if (found.willFire && !found.run) found = yield* probe();
+    if (found.willFire && found.run) {
+      return { kind: 'adopted', run: found.run, reasons: [...reasons, nativeRunAdopted(who, found.run.runId)] };
+    }
+    return { kind: 'schedule', reasons };
+  }
+
+  if (!found.willFire) return { kind: 'schedule', reasons: [] };
+  const deadline = context.df.currentUtcDateTime.getTime() + found.adoptWindowSeconds * 1000;
+  while (!found.run) {
+    const now = context.df.currentUtcDateTime.getTime();
+    if (now >= deadline) return { kind: 'schedule', reasons: [nativeRunNotFound(who, found.adoptWindowSeconds)] };
+    yield context.df.createTimer(new Date(Math.min(now + NATIVE_PROBE_SECONDS * 1000, deadline)));
+    found = yield* probe();
+  }
+  return { kind: 'adopted', run: found.run, reasons: [nativeRunAdopted(who, found.run.runId)] };
+}
