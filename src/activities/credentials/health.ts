@@ -138,7 +138,10 @@ async function checkIdentityLogin(reader: CredentialReader, c: IdentityLoginRef,
       message: `${who} holds role assignments on ${c.loginServer} (ABAC repository permissions) that grant no registry-wide pull; whether they cover the repositories the task pulls is checked by preflight for each base.`,
     });
   }
-  return done('accessDenied', reasons.loginCannotPull(task, registry, c.principal, decision.considered, decision.nearMiss));
+  return done(
+    'accessDenied',
+    reasons.loginCannotPull(task, registry, c.principal, decision.considered, decision.nearMiss),
+  );
 }
 
 /** Health of one credential from what the reader returns. */
