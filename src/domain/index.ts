@@ -27,3 +27,4 @@ export * from './preflight.js';
 export * from './credentialPolicy.js';
 export * from './events.js';
 export * from './settle.js';
+export * from './intake.js';

@@ -34,7 +34,7 @@ import {
   type RecordCredentialHealthInput,
   type RefreshCredentialInput,
   type RotateCredentialInput,
-} from '../activities/contracts.js';
+} from '../contracts/index.js';
 import { lazy } from '../activities/deps.js';
 import { createCredentialActivities } from '../activities/credentials/index.js';
 import { credentialCheck } from '../orchestrations/credentialCheck.js';

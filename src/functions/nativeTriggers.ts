@@ -4,7 +4,7 @@ import {
   NativeTriggerActivityNames,
   type DisableNativeTriggerInput,
   type FindNativeRunInput,
-} from '../activities/contracts.js';
+} from '../contracts/index.js';
 import { lazy } from '../activities/deps.js';
 import { createNativeTriggerActivities } from '../activities/nativeTriggers/index.js';
 

@@ -19,7 +19,7 @@ import {
   type PreflightInput,
   type RefreshIndexInput,
   type RemediateInput,
-} from '../activities/contracts.js';
+} from '../contracts/index.js';
 import { createPlanActivities } from '../activities/plan/index.js';
 import { AzureError, taskAddress } from '../azure/adapters.js';
 import { ImageRefError, isAncestorOrSelf, isDigest, parseImageRef, ResourceIdError } from '../domain/index.js';

@@ -22,7 +22,7 @@ import {
   type RefreshCredentialOutput,
   type RotateCredentialInput,
   type RotateCredentialOutput,
-} from '../activities/contracts.js';
+} from '../contracts/index.js';
 
 /** Credentials per checkCredentials call, and calls in flight at once. */
 export const CHECK_BATCH_SIZE = 25;

@@ -12,7 +12,7 @@ import {
   type FindNativeRunInput,
   type FindNativeRunOutput,
   type RebuildTaskInput,
-} from '../activities/contracts.js';
+} from '../contracts/index.js';
 import { nativeRunAdopted, nativeRunNotFound, nativeTriggerDisabled } from './cascadeReasons.js';
 
 export type NativeOutcome =

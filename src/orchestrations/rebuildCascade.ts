@@ -1,27 +1,27 @@
 // rebuildCascade: one push (or request) → every dependent task rebuilt once, wave by wave.
 //
-// settle   pushes of the tag within the settle window coalesce (durable timer vs `push` events); the newest push
-//          wins (event time, then arrival); redelivered event ids and repeated digests are ignored.
+// settle   an event cascade waits CASCADE_SETTLE_SECONDS (durable timer, or a cancel), then asks the tag's
+//          `cascadeTag` entity for the newest push: pushes of the tag meanwhile went to the entity, which keeps the
+//          newest (event time, then arrival) and absorbs redeliveries and repeated digests.
 // plan     buildPlan (no preflight: preflight runs per wave, just before the wave, so it sees the latest state).
 // waves    wave k starts when wave k-1 has finished. Per wave: preflightTasks → blocked tasks reported (not run),
 //          up-to-date tasks skipped, tasks whose producers all failed reported `UpstreamFailed`; the rest run as
 //          `rebuildTask` sub-orchestrations, at most maxParallelRuns in flight (a Task.any window).
-// follow-up a push of a NEWER digest of the same tag arriving after the settle window does not disturb this cascade
-//          (its runs are valid rebuilds of a real digest); it is queued and, once this cascade has reported, the
-//          instance continues-as-new as the follow-up cascade for the newest queued push ("follow-up", not supersede).
+// follow-up pushes after the settle window stay queued in the entity; the intake orchestration that owns this
+//          cascade reports its end to the entity, which starts the next cascade for the newest of them.
 // cancel   a `cancel` event stops scheduling, cancels the runs in flight (cancelRun marks the execution canceled, so
 //          a run scheduled concurrently is canceled at its first poll) and ends `Canceled`.
 // report   recordCascade (Table CascadeHistory) and publishNotifications (cascade.taskBlocked / runFailed /
-//          completed). Custom status is CascadeProgress throughout, with the event ids read so far (the trigger's
-//          confirmation that a raised push was not dropped). Output: CascadeResult.
-import type { OrchestrationContext, OrchestrationHandler, Task, TimerTask } from 'durable-functions';
-import { imageKey, isDigest, isNewerPush, newestPush, recordPush, tryParseImageRef } from '../domain/index.js';
+//          completed), both best-effort. Custom status is CascadeProgress throughout. Output: CascadeResult.
+import { EntityId, type OrchestrationContext, type OrchestrationHandler, type Task } from 'durable-functions';
+import { imageKey, tryParseImageRef } from '../domain/index.js';
 // contracts.js is the SDK-free names/types module orchestrators may use; the lint pattern targets activity code.
 import {
   ActivityNames,
   CANCEL_EVENT,
+  EntityNames,
   OrchestrationNames,
-  PUSH_EVENT,
+  TagOperations,
   type BuildPlanInput,
   type CancelRunInput,
   type CascadeInput,
@@ -40,8 +40,7 @@ import {
   type RebuildTaskInput,
   type TaskOutcome,
   type TaskResult,
-} from '../activities/contracts.js';
-import { anyOf } from './anyOf.js';
+} from '../contracts/index.js';
 import { cascadeCanceled, planFailed, taskOrchestrationFailed, upstreamFailed } from './cascadeReasons.js';
 import { ACTIVITY_RETRY, remediable } from './rebuildTask.js';
 
@@ -49,24 +48,11 @@ import { ACTIVITY_RETRY, remediable } from './rebuildTask.js';
 export const WATCH_MARGIN_SECONDS = 600;
 /** Used when the plan does not carry the task's timeout (ACR's default is 3600 s). */
 export const DEFAULT_TASK_TIMEOUT_SECONDS = 3600;
-/** Event ids remembered across follow-ups (redeliveries arrive within minutes, not after hundreds of pushes). */
-const MAX_SEEN_EVENT_IDS = 100;
 
 const FAILED_OUTCOMES: readonly TaskOutcome[] = ['failed', 'blocked', 'canceled'];
 
 function emptyTotals(): CascadeTotals {
   return { planned: 0, scheduled: 0, succeeded: 0, failed: 0, blocked: 0, skipped: 0, canceled: 0 };
-}
-
-/** A `push` event payload, checked: it comes from our trigger, but history must never hold garbage we act on. */
-export function parsePushEvent(value: unknown): PushedImage | undefined {
-  if (typeof value !== 'object' || value === null) return undefined;
-  const v = value as Record<string, unknown>;
-  if (typeof v.ref !== 'string' || typeof v.registryId !== 'string' || !isDigest(v.digest)) return undefined;
-  const out: PushedImage = { ref: v.ref, digest: v.digest, registryId: v.registryId };
-  if (typeof v.eventId === 'string' && v.eventId) out.eventId = v.eventId;
-  if (typeof v.eventTime === 'string') out.eventTime = v.eventTime;
-  return out;
 }
 
 function sameTag(a: string, b: string): boolean {
@@ -91,46 +77,6 @@ function childInstanceId(cascadeId: string, generation: number, startedAt: strin
   const stamp = startedAt.replace(/[-:.]/g, '');
   const name = t.taskName.replace(/[^A-Za-z0-9-]/g, '').slice(0, 50);
   return `${cascadeId}:g${generation}-${stamp}:${name}-${hash32(t.task.toLowerCase())}`;
-}
-
-/**
- * External events of one name, never lost. Each Task.any gets a FRESH waiter (a waiter passed to a second Task.any
- * would be tracked twice by the library and a later event could land on the stale copy). A waiter left behind by a
- * Task.any that another task won stays registered and may still receive the next event (the library serves the
- * newest pending waiter first, or buffers the event until a waiter exists) — so every waiter ever handed out is
- * checked for a delivered event by `take()`.
- */
-export class Mailbox {
-  private waiters: Task[] = [];
-
-  constructor(
-    private readonly context: OrchestrationContext,
-    private readonly name: string,
-  ) {}
-
-  next(): Task {
-    const w = this.context.df.waitForExternalEvent(this.name);
-    this.waiters.push(w);
-    return w;
-  }
-
-  /**
-   * Payloads delivered since the last call, oldest waiter first. The library hands an event to the NEWEST pending
-   * waiter, so delivered waiters are always found from the end of the list: the scan stops at the first one still
-   * pending (this runs on every replay of every iteration — it must not be linear in all waiters ever created).
-   */
-  take(): unknown[] {
-    const done: Task[] = [];
-    let i = this.waiters.length - 1;
-    for (; i >= 0; i--) {
-      const w = this.waiters[i] as Task;
-      if (!w.isCompleted) break;
-      done.unshift(w);
-    }
-    if (done.length === 0) return [];
-    this.waiters.length = i + 1;
-    return done.map((w) => w.result);
-  }
 }
 
 function addToTotals(t: CascadeTotals, r: TaskResult): void {
@@ -185,14 +131,12 @@ export function* rebuildCascade(context: OrchestrationContext): Generator<Task, 
     if (!context.df.isReplaying) context.log(`[rebuildCascade ${cascadeId}] ${message}`);
   };
 
-  const seen = new Set(input.seenEventIds ?? []);
   const results = new Map<string, TaskResult>();
   const notifications: Notification[] = [];
   let planned = 0;
   let running = 0;
   let canceled = false;
   let image: PushedImage | undefined = input.image;
-  let followUp: PushedImage | undefined;
   const progress: CascadeProgress = {
     phase: 'settling',
     wave: 0,
@@ -205,9 +149,7 @@ export function* rebuildCascade(context: OrchestrationContext): Generator<Task, 
   const show = () => {
     progress.totals = { ...totals, planned, running };
     if (image) progress.image = { ref: image.ref, digest: image.digest };
-    if (followUp) progress.followUp = { ref: followUp.ref, digest: followUp.digest };
     if (canceled) progress.canceling = true;
-    if (seen.size > 0) progress.eventIds = [...seen].slice(-MAX_SEEN_EVENT_IDS);
     context.df.setCustomStatus({ ...progress });
   };
   const report = (r: TaskResult) => {
@@ -217,113 +159,47 @@ export function* rebuildCascade(context: OrchestrationContext): Generator<Task, 
     if (r.outcome === 'failed') notifications.push(failedNotice(cascadeId, image, r));
   };
 
-  const pushes = new Mailbox(context, PUSH_EVENT);
-  const cancels = new Mailbox(context, CANCEL_EVENT);
-
-  /** A later push of this tag: ignored (redelivery, same or older digest) or queued as the follow-up. */
-  const onPush = (raw: unknown, phase: 'settle' | 'run'): PushedImage | undefined => {
-    const push = parsePushEvent(raw);
-    if (!push) {
-      log('ignored a malformed push event');
-      return undefined;
-    }
-    if (image && (push.registryId.toLowerCase() !== image.registryId.toLowerCase() || !sameTag(push.ref, image.ref))) {
-      log(`ignored a push of ${push.ref}: not this cascade's tag`);
-      return undefined;
-    }
-    if (push.eventId && seen.has(push.eventId)) {
-      log(`ignored redelivered event ${push.eventId}`);
-      return undefined;
-    }
-    if (push.eventId) seen.add(push.eventId);
-    const current = phase === 'run' ? (followUp ?? image) : image;
-    if (current && current.digest === push.digest) {
-      log(`ignored a push of the digest already ${phase === 'run' && followUp ? 'queued' : 'in this cascade'}`);
-      return undefined;
-    }
-    if (phase === 'run' && current) {
-      // Newest wins between the queued follow-up (or this cascade's image) and the new push.
-      if (!isNewerPush(push, current)) {
-        log(`ignored a push of ${push.digest}: older than ${current.digest}`);
-        return undefined;
-      }
-    }
-    return push;
-  };
-
-  /** Pushes delivered while running: the newest newer digest becomes the follow-up. Shows what was read. */
-  const queueFollowUps = () => {
-    const delivered = pushes.take();
-    for (const raw of delivered) {
-      const push = onPush(raw, 'run');
-      if (push) {
-        followUp = push;
-        log(`queued a follow-up cascade for ${push.ref}@${push.digest}`);
-      }
-    }
-    if (delivered.length > 0) show();
-  };
-  /** Events delivered since the last look: follow-up pushes and a cancel. */
-  const checkMail = () => {
-    queueFollowUps();
-    if (cancels.take().length > 0 && !canceled) {
+  // One waiter for `cancel`, created once: each wait below races it against tasks created for that wait only.
+  const cancelEvent = context.df.waitForExternalEvent(CANCEL_EVENT);
+  const checkCancel = () => {
+    if (cancelEvent.isCompleted && !canceled) {
       canceled = true;
       log('cancel requested');
       show();
     }
   };
-  /**
-   * Awaits one activity while keeping the mailboxes open, so pushes and a cancel are received (not left buffered
-   * without a waiter) however long the activity takes.
-   */
+  /** Awaits `task` (new, never yielded before) or a cancel; after a cancel, awaits the task alone. */
   const awaitTask = function* (task: Task): Generator<Task, unknown, unknown> {
-    for (;;) {
-      yield anyOf(context, [task, pushes.next(), ...(canceled ? [] : [cancels.next()])]);
-      checkMail();
-      if (task.isFaulted) throw task.result;
-      if (task.isCompleted) return task.result;
+    if (!canceled) {
+      yield context.df.Task.any([task, cancelEvent]);
+      checkCancel();
     }
+    if (!task.isCompleted) yield task;
+    if (task.isFaulted) throw task.result;
+    return task.result;
   };
 
   // ---- 1. settle ---------------------------------------------------------------------------------------------------
-  if (image?.eventId) seen.add(image.eventId);
   show();
   if (input.trigger === 'event' && image && input.settleSeconds > 0) {
-    const byEvent = new Map<string, PushedImage>();
-    const firstId = image.eventId ?? 'initial';
-    byEvent.set(firstId, image);
-    let seenPushes = recordPush([], {
-      digest: image.digest,
-      eventId: firstId,
-      ...(image.eventTime ? { eventTime: image.eventTime } : {}),
-    });
     const deadline = new Date(context.df.currentUtcDateTime.getTime() + input.settleSeconds * 1000);
-    const settled: TimerTask = context.df.createTimer(deadline);
-    for (;;) {
-      yield anyOf(context, [settled, pushes.next(), cancels.next()]);
-      for (const raw of pushes.take()) {
-        const push = onPush(raw, 'settle');
-        if (!push) continue;
-        const id = push.eventId ?? `arrival-${seenPushes.length}`;
-        byEvent.set(id, push);
-        seenPushes = recordPush(seenPushes, {
-          digest: push.digest,
-          eventId: id,
-          ...(push.eventTime ? { eventTime: push.eventTime } : {}),
-        });
-        const newest = newestPush(seenPushes);
-        image = (newest && byEvent.get(newest.eventId)) ?? image;
-        log(`coalesced a push; newest digest now ${image.digest}`);
-      }
-      if (cancels.take().length > 0) {
-        canceled = true;
-        if (!settled.isCompleted) settled.cancel();
-        log('canceled while settling');
-        break;
-      }
-      show();
-      if (settled.isCompleted) break;
+    const settled = context.df.createTimer(deadline);
+    yield context.df.Task.any([settled, cancelEvent]);
+    checkCancel();
+    if (canceled) {
+      if (!settled.isCompleted) settled.cancel();
+      log('canceled while settling');
     }
+  }
+  if (input.trigger === 'event' && input.tagKey && !canceled) {
+    // The newest push of the tag (it may have arrived during the settle window); the entity records it as built here.
+    const tag = new EntityId(EntityNames.cascadeTag, input.tagKey);
+    const newest = (yield context.df.callEntity(tag, TagOperations.take)) as PushedImage | null;
+    if (newest && newest.digest !== image?.digest) {
+      log(`settled on the newest push ${newest.ref}@${newest.digest}`);
+      image = newest;
+    }
+    show();
   }
 
   // ---- 2. plan -----------------------------------------------------------------------------------------------------
@@ -382,7 +258,7 @@ export function* rebuildCascade(context: OrchestrationContext): Generator<Task, 
 
     for (let w = 0; w < plan.waves.length; w++) {
       progress.wave = w + 1;
-      checkMail();
+      checkCancel();
       const candidates: PlannedTask[] = [];
       for (const id of plan.waves[w] ?? []) {
         const t = plan.tasks[id];
@@ -458,13 +334,25 @@ export function* rebuildCascade(context: OrchestrationContext): Generator<Task, 
       }
       show();
 
-      // Bounded window of rebuildTask sub-orchestrations.
-      checkMail();
-      const queue = [...ready];
-      const inflight = new Map<Task, PlannedTask>();
-      while (queue.length > 0 || inflight.size > 0) {
-        while (!canceled && inflight.size < input.maxParallelRuns && queue.length > 0) {
-          const { t, v } = queue.shift() as { t: PlannedTask; v: PreflightVerdict };
+      // Windows of at most maxParallelRuns rebuildTask sub-orchestrations: each window is one fresh Task.all, raced
+      // against the cancel waiter; a child is yielded again on its own only if the window ended early.
+      checkCancel();
+      for (let i = 0; i < ready.length; i += input.maxParallelRuns) {
+        const window = ready.slice(i, i + input.maxParallelRuns);
+        if (canceled) {
+          for (const { t } of window) {
+            report({
+              task: t.task,
+              taskName: t.taskName,
+              wave: t.wave,
+              decision: t.decision,
+              outcome: 'canceled',
+              reasons: [cascadeCanceled(t)],
+            });
+          }
+          continue;
+        }
+        const tasks = window.map(({ t, v }) => {
           const child: RebuildTaskInput = {
             cascadeId,
             cascadeStartedAt: startedAt,
@@ -478,37 +366,46 @@ export function* rebuildCascade(context: OrchestrationContext): Generator<Task, 
             ...(base ? { base } : {}),
             ...(input.trigger === 'http' ? { requestId: cascadeId } : {}),
           };
-          const task = context.df.callSubOrchestrator(
+          return context.df.callSubOrchestrator(
             OrchestrationNames.rebuildTask,
             child,
             childInstanceId(cascadeId, generation, startedAt, t),
           );
-          inflight.set(task, t);
-        }
-        if (canceled && queue.length > 0) {
-          for (const { t } of queue.splice(0)) {
-            report({
-              task: t.task,
-              taskName: t.taskName,
-              wave: t.wave,
-              decision: t.decision,
-              outcome: 'canceled',
-              reasons: [cascadeCanceled(t)],
-            });
-          }
-        }
-        if (inflight.size === 0) break;
-        running = inflight.size;
+        });
+        running = tasks.length;
         show();
-
-        const waits: Task[] = [...inflight.keys(), pushes.next(), ...(canceled ? [] : [cancels.next()])];
-        // One history event completes at most one task, and the library resumes this code right after it: the
-        // winner is the only child that can have finished (waiters that finished are in the mailboxes).
-        const winner = (yield anyOf(context, waits)) as Task;
-        const t = inflight.get(winner);
-        if (t) {
-          const task = winner;
-          inflight.delete(task);
+        try {
+          yield context.df.Task.any([context.df.Task.all(tasks), cancelEvent]);
+        } catch {
+          // A child failed (Task.all fails on the first failure): the others are awaited below.
+        }
+        const wasCanceled = canceled;
+        checkCancel();
+        if (canceled && !wasCanceled) {
+          const open = window.filter((_, k) => !(tasks[k] as Task).isCompleted).map(({ t }) => t);
+          log(`canceling ${open.length} task(s) in flight`);
+          const cancel: CancelRunInput = {
+            cascadeId,
+            cascadeStartedAt: startedAt,
+            tasks: open.map((t) => ({
+              task: t.task,
+              attempts: 1 + Math.max(0, input.transientRetries),
+              ...(base ? { base } : {}),
+              ...(input.trigger === 'http' ? { requestId: cascadeId } : {}),
+            })),
+          };
+          yield* awaitTask(context.df.callActivityWithRetry(ActivityNames.cancelRun, ACTIVITY_RETRY, cancel));
+        }
+        for (let k = 0; k < tasks.length; k++) {
+          const task = tasks[k] as Task;
+          const { t } = window[k] as { t: PlannedTask };
+          if (!task.isCompleted) {
+            try {
+              yield task;
+            } catch {
+              // recorded below
+            }
+          }
           if (task.isFaulted) {
             const message = (task.result instanceof Error ? task.result.message : String(task.result)).slice(0, 500);
             report({
@@ -523,23 +420,7 @@ export function* rebuildCascade(context: OrchestrationContext): Generator<Task, 
             report(task.result as TaskResult);
           }
         }
-        const wasCanceled = canceled;
-        checkMail();
-        if (canceled && !wasCanceled) {
-          log(`canceling ${inflight.size} task(s) in flight`);
-          const cancel: CancelRunInput = {
-            cascadeId,
-            cascadeStartedAt: startedAt,
-            tasks: [...inflight.values()].map((t) => ({
-              task: t.task,
-              attempts: 1 + Math.max(0, input.transientRetries),
-              ...(base ? { base } : {}),
-              ...(input.trigger === 'http' ? { requestId: cascadeId } : {}),
-            })),
-          };
-          yield* awaitTask(context.df.callActivityWithRetry(ActivityNames.cancelRun, ACTIVITY_RETRY, cancel));
-        }
-        running = inflight.size;
+        running = 0;
         show();
       }
     }
@@ -565,7 +446,6 @@ export function* rebuildCascade(context: OrchestrationContext): Generator<Task, 
   const notes: CascadeReason[] = [...(plan?.notes ?? []), ...(failure !== undefined ? [planFailed(failure)] : [])];
   if (notes.length > 0) result.notes = notes;
   if (failure !== undefined) result.error = failure;
-  if (followUp) result.followUp = followUp;
   notifications.push({
     type: 'cascade.completed',
     subject: image?.ref ?? input.requestedImage?.ref ?? cascadeId,
@@ -580,37 +460,20 @@ export function* rebuildCascade(context: OrchestrationContext): Generator<Task, 
       finishedAt: result.finishedAt,
     },
   });
-  yield* awaitTask(context.df.callActivityWithRetry(ActivityNames.recordCascade, ACTIVITY_RETRY, result));
-  const publish: PublishNotificationsInput = { notifications };
-  yield* awaitTask(context.df.callActivityWithRetry(ActivityNames.publishNotifications, ACTIVITY_RETRY, publish));
-
-  // ---- 5. follow-up ------------------------------------------------------------------------------------------------
-  // Drain pushes raised while reporting (buffered events resolve at once; otherwise an immediate timer wins).
-  if (input.trigger === 'event') {
-    queueFollowUps();
-    for (;;) {
-      const drained: TimerTask = context.df.createTimer(context.df.currentUtcDateTime);
-      yield anyOf(context, [drained, pushes.next()]);
-      if (!drained.isCompleted) drained.cancel();
-      queueFollowUps();
-      if (drained.isCompleted) break;
-    }
+  // Best-effort: the cascade's runs are done; a Table or Event Grid outage must not turn it into a failure.
+  try {
+    yield* awaitTask(context.df.callActivityWithRetry(ActivityNames.recordCascade, ACTIVITY_RETRY, result));
+  } catch (err) {
+    log(`recording failed: ${(err instanceof Error ? err.message : String(err)).slice(0, 300)}`);
+  }
+  try {
+    const publish: PublishNotificationsInput = { notifications };
+    yield* awaitTask(context.df.callActivityWithRetry(ActivityNames.publishNotifications, ACTIVITY_RETRY, publish));
+  } catch (err) {
+    log(`notifications failed: ${(err instanceof Error ? err.message : String(err)).slice(0, 300)}`);
   }
   progress.phase = 'done';
   show();
-  if (followUp) {
-    log(`continuing as the follow-up cascade for ${followUp.ref}@${followUp.digest}`);
-    const next: CascadeInput = {
-      ...input,
-      trigger: 'event',
-      image: followUp,
-      seenEventIds: [...seen].slice(-MAX_SEEN_EVENT_IDS),
-      generation: generation + 1,
-    };
-    delete next.requestedImage;
-    delete next.tasks;
-    context.df.continueAsNew(next);
-  }
   return result;
 }
 

@@ -6,7 +6,7 @@ import { AuthorizationManagementClient } from '@azure/arm-authorization';
 import { SEED } from '../../local/azure/seed.js';
 import { guidFrom } from '../../local/azure/guid.js';
 import { keyOf, tokenOf } from '../../src/activities/runs/index.js';
-import type { CascadeResult, Plan, TaskResult } from '../../src/activities/contracts.js';
+import type { CascadeResult, Plan, TaskResult } from '../../src/contracts/index.js';
 import { startCascadeStack, waitFor, withToken, type CascadeStack } from './cascadeStack.js';
 
 let s: CascadeStack;

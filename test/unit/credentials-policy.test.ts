@@ -15,11 +15,7 @@ import {
   vaultEventCheckInput,
 } from '../../src/functions/credentials.js';
 import { classifyVaultEvent } from '../../src/domain/index.js';
-import type {
-  SecretCredentialHealth,
-  SecretCredentialRef,
-  RotateCredentialOutput,
-} from '../../src/activities/contracts.js';
+import type { SecretCredentialHealth, SecretCredentialRef, RotateCredentialOutput } from '../../src/contracts/index.js';
 
 const SUB = '00000000-0000-0000-0000-000000000001';
 const RG = `/subscriptions/${SUB}/resourceGroups/rg`;
