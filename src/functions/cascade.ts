@@ -45,7 +45,7 @@ import {
 import { lazy } from '../activities/deps.js';
 import { createRunActivities } from '../activities/runs/index.js';
 import { createReportActivities } from '../activities/report/index.js';
-import { createPlanActivities } from '../activities/plan/index.js';
+import { planActivities } from './activities.js';
 import { taskAddress } from '../azure/adapters.js';
 import { cascadeIntakeHandler } from '../orchestrations/cascadeIntake.js';
 import '../entities/cascadeTag.js';
@@ -54,7 +54,6 @@ import { rebuildTaskHandler } from '../orchestrations/rebuildTask.js';
 
 const runActivities = lazy(createRunActivities);
 const reportActivities = lazy(createReportActivities);
-const planActivities = lazy(createPlanActivities);
 
 const ACTIVE = new Set(['Running', 'Pending', 'ContinuedAsNew', 'Suspended']);
 const RUNTIME_STATUSES = [

@@ -35,13 +35,12 @@ import {
   type RefreshCredentialInput,
   type RotateCredentialInput,
 } from '../contracts/index.js';
-import { lazy } from '../activities/deps.js';
-import { createCredentialActivities } from '../activities/credentials/index.js';
+import { credentialActivities } from './activities.js';
 import { credentialCheck } from '../orchestrations/credentialCheck.js';
 
 export const FULL_CHECK_INSTANCE_ID = 'acr-cascade-credential-check';
 
-const activities = lazy(createCredentialActivities);
+const activities = credentialActivities;
 
 // ---- orchestration and activities ------------------------------------------------------------------------------------
 

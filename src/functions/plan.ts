@@ -9,7 +9,6 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext, type Timer } from '@azure/functions';
 import * as df from 'durable-functions';
 import { loadSettings, SettingsError, SETTING_SPECS } from '../config/settings.js';
-import { lazy } from '../activities/deps.js';
 import {
   ActivityNames,
   OrchestrationNames,
@@ -20,12 +19,11 @@ import {
   type RefreshIndexInput,
   type RemediateInput,
 } from '../contracts/index.js';
-import { createPlanActivities } from '../activities/plan/index.js';
+import { planActivities } from './activities.js';
 import { AzureError, taskAddress } from '../azure/adapters.js';
 import { ImageRefError, isAncestorOrSelf, isDigest, parseImageRef, ResourceIdError } from '../domain/index.js';
 import { REFRESH_INDEX_INSTANCE_ID, refreshIndexOrchestration } from '../orchestrations/refreshIndex.js';
 
-const planActivities = lazy(createPlanActivities);
 
 // ---- responses -----------------------------------------------------------------------------------------------------
 
