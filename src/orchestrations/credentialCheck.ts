@@ -20,7 +20,7 @@ import {
   type RefreshCredentialOutput,
   type RotateCredentialInput,
   type RotateCredentialOutput,
-} from '../activities/contracts.js';
+} from '../contracts/index.js';
 import { ONE_ATTEMPT, callActivities, callActivity, tryCallActivity } from './calls.js';
 
 /** Credentials per checkCredentials call, and calls in flight at once. */

@@ -8,7 +8,7 @@ import type {
   DisableNativeTriggerOutput,
   FindNativeRunInput,
   FindNativeRunOutput,
-} from '../contracts.js';
+} from '../../contracts/index.js';
 import type { Deps } from '../deps.js';
 import { DEDUPE_TABLE, DedupeStore, type OutputRow } from '../runs/dedupeStore.js';
 

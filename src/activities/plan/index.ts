@@ -11,7 +11,7 @@ import type {
   RefreshIndexOutput,
   RemediateInput,
   RemediateOutput,
-} from '../contracts.js';
+} from '../../contracts/index.js';
 import type { Deps } from '../deps.js';
 import { buildPlan } from './buildPlan.js';
 import { INDEX_TABLE, IndexStore, type IndexSnapshot } from './indexStore.js';
