@@ -11,6 +11,7 @@ export const ActivityNames = {
   getRun: 'getRun',
   cancelRun: 'cancelRun',
   isOwnPush: 'isOwnPush',
+  registryLoginServer: 'registryLoginServer',
   recordCascade: 'recordCascade',
   publishNotifications: 'publishNotifications',
   refreshIndex: 'refreshIndex',
@@ -248,6 +249,16 @@ export interface RunInfo {
 
 export interface IsOwnPushInput {
   image: PushedImage;
+}
+
+/** The login server of a registry, by ARM id (the registry an event's topic names). */
+export interface RegistryLoginServerInput {
+  registryId: string;
+}
+
+export interface RegistryLoginServerOutput {
+  /** Lower-case, e.g. `mybaseregistry.azurecr.io`. */
+  loginServer: string;
 }
 
 export interface IsOwnPushOutput {
@@ -674,6 +685,7 @@ export interface ActivityContracts {
   refreshCredential: { input: RefreshCredentialInput; output: RefreshCredentialOutput };
   rotateCredential: { input: RotateCredentialInput; output: RotateCredentialOutput };
   recordCredentialHealth: { input: RecordCredentialHealthInput; output: RecordCredentialHealthOutput };
+  registryLoginServer: { input: RegistryLoginServerInput; output: RegistryLoginServerOutput };
   findNativeRun: { input: FindNativeRunInput; output: FindNativeRunOutput };
   disableNativeTrigger: { input: DisableNativeTriggerInput; output: DisableNativeTriggerOutput };
 }

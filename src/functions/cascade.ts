@@ -22,9 +22,10 @@ import {
   type IsOwnPushInput,
   type PublishNotificationsInput,
   type PushedImage,
+  type RegistryLoginServerInput,
   type ScheduleRunInput,
 } from '../contracts/index.js';
-import { reportActivities, runActivities } from './activities.js';
+import { planActivities, reportActivities, runActivities } from './activities.js';
 import { cascadeIntakeHandler } from '../orchestrations/cascadeIntake.js';
 import '../entities/cascadeTag.js';
 import { rebuildCascadeHandler } from '../orchestrations/rebuildCascade.js';
@@ -111,6 +112,9 @@ df.app.activity(ActivityNames.scheduleRun, {
 });
 df.app.activity(ActivityNames.getRun, { handler: (input: GetRunInput) => runActivities().getRun(input) });
 df.app.activity(ActivityNames.cancelRun, { handler: (input: CancelRunInput) => runActivities().cancelRun(input) });
+df.app.activity(ActivityNames.registryLoginServer, {
+  handler: (input: RegistryLoginServerInput) => planActivities().registryLoginServer(input),
+});
 df.app.activity(ActivityNames.isOwnPush, { handler: (input: IsOwnPushInput) => runActivities().isOwnPush(input) });
 df.app.activity(ActivityNames.recordCascade, {
   handler: (input: CascadeResult) => reportActivities().recordCascade(input),

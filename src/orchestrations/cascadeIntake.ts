@@ -19,11 +19,12 @@ import {
   type TagEndedOperation,
   type TagPushOperation,
 } from '../contracts/index.js';
+import { normalizeLoginServer, tryParseImageRef } from '../domain/index.js';
 import { callActivity, failureMessage } from './calls.js';
 
 export interface IntakeResult {
   /** What happened to the push this intake was started for (or, for an owner, the last cascade it ran). */
-  outcome: 'own push' | 'absorbed' | 'ran';
+  outcome: 'own push' | 'foreign host' | 'absorbed' | 'ran';
   reason?: string;
   cascades?: number;
 }
@@ -40,6 +41,17 @@ export function* cascadeIntake(context: OrchestrationContext): Generator<Task, I
   if (input.resume) {
     decision = { start: true, ...input.resume };
   } else {
+    // The image lives in the registry the event's topic names: an event whose request.host names another registry
+    // would start a cascade for an image nobody watches.
+    const host = tryParseImageRef(input.image.ref)?.loginServer ?? input.image.ref;
+    const { loginServer } = yield* callActivity(context, ActivityNames.registryLoginServer, {
+      registryId: input.image.registryId,
+    });
+    if (host !== normalizeLoginServer(loginServer)) {
+      const reason = `request.host ${host} is not ${loginServer}, the login server of the event's registry`;
+      log(`ignored ${input.image.ref}@${input.image.digest}: ${reason}`);
+      return { outcome: 'foreign host', reason };
+    }
     // A push made by a run acr-cascade scheduled: the parent cascade carries on through its waves.
     const own = yield* callActivity(context, ActivityNames.isOwnPush, { image: input.image });
     if (own.own) {

@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuthorizationManagementClient } from '@azure/arm-authorization';
 import { SEED } from '../../local/azure/seed.js';
+import { parseLine } from '../../src/telemetry/log.js';
 import { guidFrom } from '../../local/azure/guid.js';
 import { keyOf, tokenOf } from '../../src/activities/runs/index.js';
 import type { CascadeResult, Plan, TaskResult } from '../../src/contracts/index.js';
@@ -74,8 +75,9 @@ describe('a push to the base registry', () => {
     await s.admin('DELETE', '/eventgrid/deliveries');
     const before = (await s.status(s.cascadeId()))?.result?.generation ?? -1;
     const marks = s.logs.length;
-    // Every ARM request takes 1.5 s during the burst: a trigger that touched ARM could not answer in under 1 s.
-    expect((await s.admin('PUT', '/faults', { latencyMs: 1500 })).status).toBe(200);
+    // Every ARM request takes ARM_LATENCY_MS during the burst: a trigger that touched ARM could not answer faster.
+    const ARM_LATENCY_MS = 3000;
+    expect((await s.admin('PUT', '/faults', { latencyMs: ARM_LATENCY_MS })).status).toBe(200);
     const first = s.pushBase(label('burst'));
     const delivered = await waitFor('the first delivery', async () => {
       const res = await s.admin('GET', '/eventgrid/deliveries?outcome=delivered');
@@ -96,8 +98,15 @@ describe('a push to the base registry', () => {
     const answers = s.logs.slice(marks).filter((l) => /^\[host\] onRegistryEvent \(/.test(l));
     for (const line of answers) {
       expect(line).toMatch(/Succeeded in \d+ms/);
-      expect(Number(/in (\d+)ms/.exec(line)?.[1])).toBeLessThan(1000);
+      expect(Number(/in (\d+)ms/.exec(line)?.[1])).toBeLessThan(ARM_LATENCY_MS);
     }
+    // The trigger's own measurement (its push.received record) of the whole handler, start to answer.
+    const own = s.logs
+      .slice(marks)
+      .map((l) => parseLine(l))
+      .filter((r) => r?.event === 'push.received');
+    expect(own.length).toBeGreaterThanOrEqual(11);
+    for (const r of own) expect(r?.ms).toBeLessThan(ARM_LATENCY_MS);
     // ... and each of its own lines names the one durable call it made.
     const handed = s.logs
       .slice(marks)

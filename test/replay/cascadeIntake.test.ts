@@ -23,8 +23,16 @@ function only(list: Scheduled[], name: string): Scheduled {
   return hits[0] as Scheduled;
 }
 
-/** Runs the intake to its cascade: not an own push, the entity says start. */
+/** The event's registry (by topic) has the login server the event's request.host named. */
+async function hostAgrees(d: ReplayDriver, loginServer = 'mybaseregistry.azurecr.io') {
+  const lookup = only((await d.run()).scheduled, 'registryLoginServer');
+  expect(lookup.input).toEqual({ registryId: intakeInput().image.registryId });
+  d.complete(lookup.id, { loginServer });
+}
+
+/** Runs the intake to its cascade: the host agrees, not an own push, the entity says start. */
 async function toCascade(d: ReplayDriver): Promise<Scheduled> {
+  await hostAgrees(d);
   const own = await d.run();
   d.complete(only(own.scheduled, 'isOwnPush').id, { own: false });
   const asked = await d.run();
@@ -48,6 +56,7 @@ describe('cascadeIntake', () => {
 
   it('ends at once when the entity absorbs the push (a redelivery, or queued behind a running cascade)', async () => {
     const d = driver(intakeInput());
+    await hostAgrees(d);
     d.complete(only((await d.run()).scheduled, 'isOwnPush').id, { own: false });
     d.complete(only((await d.run()).scheduled, 'push').id, { start: false, queued: true, reason: 'queued' });
     const ep = await d.run();
@@ -56,8 +65,33 @@ describe('cascadeIntake', () => {
     expect(d.all.some((s) => s.kind === 'subOrchestration')).toBe(false);
   });
 
+  it("ignores an event whose request.host is not the login server of its topic's registry, with the reason", async () => {
+    const logs: string[] = [];
+    const d = new ReplayDriver(cascadeIntake as never, intakeInput(), {
+      instanceId: OWNER,
+      name: 'cascadeIntake',
+      logs,
+    });
+    await hostAgrees(d, 'otherregistry.azurecr.io');
+    const ep = await d.run();
+    expect(ep.state.output).toEqual({
+      outcome: 'foreign host',
+      reason:
+        "request.host mybaseregistry.azurecr.io is not otherregistry.azurecr.io, the login server of the event's registry",
+    });
+    expect(d.all.map((s) => s.name)).toEqual(['registryLoginServer']);
+    expect(logs.some((l) => l.includes('ignored') && l.includes('is not otherregistry.azurecr.io'))).toBe(true);
+  });
+
+  it('compares login servers case-insensitively', async () => {
+    const d = driver(intakeInput());
+    await hostAgrees(d, 'MyBaseRegistry.azurecr.io');
+    expect(only((await d.run()).scheduled, 'isOwnPush')).toBeDefined();
+  });
+
   it('never hands an own push to the entity', async () => {
     const d = driver(intakeInput());
+    await hostAgrees(d);
     d.complete(only((await d.run()).scheduled, 'isOwnPush').id, { own: true, reason: 'run ca7 pushed it' });
     const ep = await d.run();
     expect(ep.state.output).toMatchObject({ outcome: 'own push' });
