@@ -627,7 +627,8 @@ export const NativeTriggerActivityNames = {
   disableNativeTrigger: 'disableNativeTrigger',
 } as const;
 
-export type NativeTriggerReasonCode = 'NativeRunAdopted' | 'NativeRunNotFound' | 'NativeTriggerDisabled';
+export type NativeTriggerReasonCode =
+  'NativeRunAdopted' | 'NativeRunNotFound' | 'NativeTriggerDisabled' | 'NativeRunCanceled' | 'NativeRunLate';
 
 export type NativeTriggerPolicyName = 'adopt' | 'disable' | 'ignore';
 
