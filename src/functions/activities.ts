@@ -13,5 +13,8 @@ export const runActivities = lazy(createRunActivities);
 export const reportActivities = lazy(createReportActivities);
 export const nativeTriggerActivities = lazy(createNativeTriggerActivities);
 export const credentialActivities = lazy((deps) =>
-  createCredentialActivities(deps, { index: () => planActivities().index() }),
+  createCredentialActivities(deps, {
+    index: () => planActivities().index(),
+    recordTaskDetails: (reads) => planActivities().recordTaskDetails(reads),
+  }),
 );
