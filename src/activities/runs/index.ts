@@ -31,6 +31,7 @@ import {
 } from '../contracts.js';
 import type { Deps } from '../deps.js';
 import { DEDUPE_TABLE, DedupeStore, type ClaimEntity, type OutputRow } from './dedupeStore.js';
+import { RunWatcher } from './watcher.js';
 
 export { DEDUPE_TABLE, DedupeStore } from './dedupeStore.js';
 
@@ -119,6 +120,18 @@ function outputRepository(ref: string): string | undefined {
 export function createRunActivities(deps: Deps): RunActivities {
   const store = new DedupeStore(deps.clients.table(DEDUPE_TABLE));
   const iso = () => deps.now().toISOString();
+
+  const watcher = new RunWatcher(
+    async (registryId, filter) => {
+      const a = registryAddress(registryId);
+      const out: Run[] = [];
+      for await (const r of deps.clients.acr(a.subscriptionId).runs.list(a.resourceGroup, a.name, { filter })) {
+        out.push(r);
+      }
+      return out;
+    },
+    () => deps.now().getTime(),
+  );
 
   async function getRunRaw(ref: RunRef): Promise<Run> {
     const a = registryAddress(ref.registryId);
@@ -296,7 +309,8 @@ export function createRunActivities(deps: Deps): RunActivities {
     },
 
     async getRun(input) {
-      const info = runInfoOf(await getRunRaw(input), input.registryId);
+      const listed = input.watch ? await watcher.find(input, input.watch) : undefined;
+      const info = runInfoOf(listed ?? (await getRunRaw(input)), input.registryId);
       if (
         !isTerminal(info.status) &&
         input.cascadeId &&
