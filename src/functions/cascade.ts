@@ -29,6 +29,7 @@ import { reportActivities, runActivities } from './activities.js';
 import { rebuildCascadeHandler } from '../orchestrations/rebuildCascade.js';
 import { rebuildTaskHandler } from '../orchestrations/rebuildTask.js';
 import { ACTIVE, cascadeInputFrom, statusOf, type DurableClient, type Status } from './durable.js';
+import { logger } from '../telemetry/log.js';
 
 // ---- Event Grid ----------------------------------------------------------------------------------------------------
 
@@ -149,9 +150,17 @@ export async function onRegistryEvent(event: unknown, context: InvocationContext
     return;
   }
   const input = { ...cascadeInputFrom(settings, 'event'), image, seenEventIds: [c.eventId] };
-  const how = await handOver(df.getClient(context), instanceId, input, c.eventId, (m) => context.log(m));
+  const log = logger(context, { cascadeId: instanceId, eventId: c.eventId });
+  const how = await handOver(df.getClient(context), instanceId, input, c.eventId, (m) =>
+    log.info('registryEvent.handover', m),
+  );
   await runs.notePush(instanceId, image);
-  context.log(`onRegistryEvent: event ${eventId} ${image.ref}@${image.digest} → ${how} cascade ${instanceId}`);
+  // `eventTime` with the first run.scheduled of the cascade gives "event → first run accepted" (docs/operations.md).
+  log.info(
+    'registryEvent.accepted',
+    `onRegistryEvent: event ${eventId} ${image.ref}@${image.digest} → ${how} cascade ${instanceId}`,
+    { how, ...(c.eventTime ? { eventTime: c.eventTime } : {}) },
+  );
 }
 
 // ---- registrations -------------------------------------------------------------------------------------------------

@@ -51,6 +51,7 @@ import {
   upstreamFailed,
 } from './cascadeReasons.js';
 import { remediable } from './rebuildTask.js';
+import { replaySafeLogger } from '../telemetry/log.js';
 
 /** A run is watched for the task's timeout plus this margin (queueing, agent start). */
 export const WATCH_MARGIN_SECONDS = 600;
@@ -188,9 +189,8 @@ export function* rebuildCascade(context: OrchestrationContext): Generator<Task, 
   const cascadeId = context.df.instanceId;
   const generation = input.generation ?? 0;
   const startedAt = context.df.currentUtcDateTime.toISOString();
-  const log = (message: string) => {
-    if (!context.df.isReplaying) context.log(`[rebuildCascade ${cascadeId}] ${message}`);
-  };
+  const cascadeLog = replaySafeLogger(context, { cascadeId });
+  const log = (message: string) => cascadeLog.info('cascade.progress', `[rebuildCascade ${cascadeId}] ${message}`);
 
   const seen = new Set(input.seenEventIds ?? []);
   const results = new Map<string, TaskResult>();
