@@ -117,7 +117,12 @@ function outputRepository(ref: string): string | undefined {
   return p ? `${p.loginServer}/${p.repository}` : undefined;
 }
 
-export function createRunActivities(deps: Deps): RunActivities {
+export interface RunActivitiesOptions {
+  /** A push by ACR's own run in a cascade's chain (activities/nativeTriggers): also the cascade's own push. */
+  nativeChainPush?: (image: IsOwnPushInput['image']) => Promise<IsOwnPushOutput>;
+}
+
+export function createRunActivities(deps: Deps, options: RunActivitiesOptions = {}): RunActivities {
   const store = new DedupeStore(deps.clients.table(DEDUPE_TABLE));
   const iso = () => deps.now().toISOString();
 
@@ -370,7 +375,9 @@ export function createRunActivities(deps: Deps): RunActivities {
       const repository = repositoryKey(image);
       const since = new Date(deps.now().getTime() - OWN_PUSH_WINDOW_HOURS * 3600_000).toISOString();
       const candidates = await store.listOutputs(repository, since);
-      if (candidates.length === 0) return { own: false, reason: `no run of ours pushes to ${repository}` };
+      // Not (yet) a run the cascade scheduled or adopted: it may be ACR's own run in a cascade's chain.
+      const orNative = async (no: IsOwnPushOutput) => (await options.nativeChainPush?.(input.image)) ?? no;
+      if (candidates.length === 0) return orNative({ own: false, reason: `no run of ours pushes to ${repository}` });
       const manifest = `${image.repository}@${input.image.digest}`;
       for (const c of candidates.slice(0, 5)) {
         let info: RunInfo;
@@ -388,7 +395,7 @@ export function createRunActivities(deps: Deps): RunActivities {
           return { own: true, reason: `our run ${c.runId} of ${c.task} is building ${repository}`, runId: c.runId };
         }
       }
-      return { own: false, reason: `no recent run of ours produced ${repository}@${input.image.digest}` };
+      return orNative({ own: false, reason: `no recent run of ours produced ${repository}@${input.image.digest}` });
     },
 
     async admitPush(instanceId, image) {
