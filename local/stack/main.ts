@@ -37,9 +37,14 @@ function options() {
         'no-seed': { type: 'boolean' },
         persist: { type: 'boolean' },
         'state-dir': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
       },
       strict: true,
     });
+    if (values.help) {
+      console.log(USAGE);
+      process.exit(0);
+    }
     if (values['watch-all'] && values.watch) throw new Error('give --watch or --watch-all, not both');
     return values;
   } catch (err) {
@@ -55,12 +60,14 @@ async function main(): Promise<void> {
   const { loadScenarioFile } = await import('../azure/scenario.js');
   console.log('acr-cascade local stack: starting emulator, Azurite and the Functions host…');
 
-  let stack: Awaited<ReturnType<typeof startStack>> | undefined;
+  let starting: ReturnType<typeof startStack> | undefined;
   let stopping = false;
   const stop = async (why: string, code: number) => {
     if (stopping) return;
     stopping = true;
     console.log(`\nstopping (${why})…`);
+    // A stop while starting waits for the start (which stops what it started if it fails), then stops it all.
+    const stack = await starting?.catch(() => undefined);
     await stack?.stop().catch((err: unknown) => console.error(`stop: ${(err as Error).message}`));
     process.exit(code);
   };
@@ -69,9 +76,10 @@ async function main(): Promise<void> {
   watchLaunchers((why) => void stop(why, 1));
 
   const stateDir = resolve(opts['state-dir'] ?? join(process.cwd(), '.local'));
+  let stack: Awaited<ReturnType<typeof startStack>>;
   try {
     const scenarios = (opts.scenario ?? []).map((f) => loadScenarioFile(resolve(f)));
-    stack = await startStack({
+    starting = startStack({
       ports: ports(),
       stateDir,
       seed: !opts['no-seed'],
@@ -81,6 +89,7 @@ async function main(): Promise<void> {
       log: (l) => console.log(l),
       onChildExit: (child, code) => void stop(`${child} exited (${code})`, 1),
     });
+    stack = await starting;
   } catch (err) {
     if (stopping) return;
     const e = err as NodeJS.ErrnoException;
