@@ -21,7 +21,7 @@ import {
   type ScheduleRunOutput,
   type TaskOutcome,
   type TaskResult,
-} from '../activities/contracts.js';
+} from '../contracts/index.js';
 import {
   remediationFailed,
   runCanceled,
@@ -31,7 +31,7 @@ import {
   watchTimedOut,
 } from './cascadeReasons.js';
 import { callActivity, tryCallActivity } from './calls.js';
-import { nativeRunOrSchedule } from './nativeTrigger.js';
+import { nativeRunOrSchedule, settleLateNativeRun } from './nativeTrigger.js';
 
 /** Default wait for a freshly created role assignment to reach the data plane. */
 export const REMEDIATION_WAIT_SECONDS = 30;
@@ -200,6 +200,10 @@ export function* rebuildTask(context: OrchestrationContext): Generator<Task, Tas
         show({ status: info.status });
         delay = Math.min(delay * 2, Math.max(1, input.pollMaxSeconds));
       }
+    }
+    // ACR's trigger may have started its run after the adopt window: the update still builds once.
+    if (attempt === 1 && native.kind === 'schedule' && native.waited) {
+      warnings.push(...(yield* settleLateNativeRun(context, input, scheduled.runId)));
     }
     const run = {
       ...info,
