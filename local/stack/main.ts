@@ -51,6 +51,7 @@ Ready.
 Try:
   npm run push -- mybaseregistry baseimages/node:15-alpine
   KEY=$(node -p "require('./.local/stack.json').functions.functionKey")
+  echo "${fn.baseUrl}/api/dashboard/#key=$KEY"   # open it in a browser: the dashboard
   curl -H "x-functions-key: $KEY" "${fn.baseUrl}/api/rebuilds"
   curl -H "x-functions-key: $KEY" "${fn.baseUrl}/api/plan?image=mybaseregistry.azurecr.io/baseimages/node:15-alpine"
 Ctrl-C stops everything.`);
