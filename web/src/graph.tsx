@@ -178,9 +178,9 @@ function size(n: GNode): { width: number; height: number } {
     const text = Math.max(name.length, registry.length * 0.85);
     return { width: Math.round(Math.min(300, Math.max(110, text * CHAR + 24))), height: IMAGE_H };
   }
-  const text = Math.max(n.label.length, (n.note ?? '').length * 0.85, (pushLine(n) ?? '').length * 0.85);
+  const text = Math.max(n.label.length * 1.05, (n.note ?? '').length * 0.95, (pushLine(n) ?? '').length * 0.95);
   return {
-    width: Math.round(Math.min(300, Math.max(120, text * CHAR + 24))),
+    width: Math.round(Math.min(320, Math.max(120, text * CHAR + 28))),
     height: n.pushes?.length ? TASK_H + 14 : TASK_H,
   };
 }
