@@ -72,6 +72,11 @@ export interface PlannedTask {
   timeoutSeconds?: number;
   /** The index saw ACR's own base-image trigger enabled on the task (rebuildTask then looks for its run). */
   nativeTrigger?: boolean;
+  /**
+   * The task already recorded the pushed digest (with the trigger on, usually ACR's own run for this push, finished
+   * before the cascade planned): rebuildTask adopts that run, or reports the task up to date if no native run built it.
+   */
+  upToDate?: boolean;
 }
 
 export interface Plan {

@@ -104,6 +104,15 @@ export function nativeRunAdopted(t: TaskWords, runId: string): CascadeReason {
   };
 }
 
+/** Planned because ACR's trigger may have built it, but no native run did: the task already had the pushed digest. */
+export function upToDateWithoutNativeRun(t: TaskWords, image: { ref: string; digest: string }): CascadeReason {
+  return {
+    code: 'UpToDate',
+    severity: 'info',
+    message: `${cap(words(t))} was last built from ${image.ref}@${image.digest} by a run ACR's base-image trigger did not start; skipped.`,
+  };
+}
+
 export function nativeRunNotFound(t: TaskWords, seconds: number): CascadeReason {
   return {
     code: 'NativeRunNotFound',

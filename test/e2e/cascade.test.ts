@@ -1,5 +1,7 @@
 // Rebuild cascades on the local stack, starting from real pushes to the emulated base registry: Event Grid delivers
 // ImagePushed to onRegistryEvent, the durable cascade plans, preflights and schedules runs through emulated ARM.
+// The seed's tasks carry ACR's own base-image trigger (as `az acr task create` sets it), so each real push also starts
+// ACR's run of each task; under the default policy (adopt) the cascade adopts that run instead of scheduling another.
 // Needs `npx tsc -p tsconfig.build.json` (or `npm run build`) first.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuthorizationManagementClient } from '@azure/arm-authorization';
@@ -7,7 +9,7 @@ import { SEED } from '../../local/azure/seed.js';
 import { guidFrom } from '../../local/azure/guid.js';
 import { keyOf, tokenOf } from '../../src/activities/runs/index.js';
 import type { CascadeResult, Plan, TaskResult } from '../../src/activities/contracts.js';
-import { startCascadeStack, waitFor, withToken, type CascadeStack } from './cascadeStack.js';
+import { nativeFor, runsForUpdate, startCascadeStack, waitFor, withToken, type CascadeStack } from './cascadeStack.js';
 
 let s: CascadeStack;
 let counter = 0;
@@ -20,9 +22,13 @@ const token = (task: string, digest: string, attempt = 1) =>
   tokenOf(keyOf({ task, cascadeId: '', base: { ref: baseRef(), digest } }), attempt);
 const taskResult = (r: CascadeResult | undefined, name: string) =>
   r?.tasks.find((t) => t.taskName === name) as TaskResult;
+/** Every run of the task for this base digest: ACR's own and the cascade's. */
+const runsFor = async (name: string, taskId: string, digest: string) =>
+  runsForUpdate(await s.runsOf(name), token(taskId, digest), digest);
 
 beforeAll(async () => {
-  s = await startCascadeStack('cascade-e2e');
+  // A short adopt window: an event no real push stands behind (the CloudEvents case) has no native run to wait for.
+  s = await startCascadeStack('cascade-e2e', { CASCADE_NATIVE_ADOPT_WINDOW_SECONDS: '5' });
 }, 120_000);
 
 afterAll(async () => {
@@ -30,7 +36,7 @@ afterAll(async () => {
 });
 
 describe('a push to the base registry', () => {
-  it('rebuilds helloworldtask once and reports dockerhubtask', async () => {
+  it('rebuilds helloworldtask once, adopting the run ACR started, and reports dockerhubtask', async () => {
     const digest = s.pushBase(label('seed'));
     const done = await s.waitDone(s.cascadeId(), digest);
     expect(done.runtimeStatus).toBe('Completed');
@@ -46,20 +52,25 @@ describe('a push to the base registry', () => {
       wave: 1,
       decision: 'rebuild',
       outcome: 'succeeded',
-      run: { status: 'Succeeded', attempts: 1 },
+      run: { status: 'Succeeded', attempts: 1, adopted: true },
     });
+    expect(h.reasons.map((r) => r.code)).toContain('NativeRunAdopted');
     expect(h.run?.outputImages.some((o) => o.startsWith(`${SEED.appRegistry}.azurecr.io/hello-world:`))).toBe(true);
     const d = taskResult(result, SEED.tasks.dockerhub);
     expect(['succeeded', 'failed', 'blocked']).toContain(d.outcome);
     expect(d.reasons.every((r) => typeof r.message === 'string')).toBe(true);
-    // Exactly one run per task for this digest, carrying the exactly-once correlation token.
-    expect(withToken(await s.runsOf(SEED.tasks.hello), token(hello(), digest))).toHaveLength(1);
-    expect(withToken(await s.runsOf(SEED.tasks.dockerhub), token(dockerhub(), digest))).toHaveLength(d.run ? 1 : 0);
+    // Exactly one run per task for this digest in the run list: ACR's own, adopted; the cascade scheduled none.
+    const helloRuns = await runsFor(SEED.tasks.hello, hello(), digest);
+    expect(helloRuns.map((r) => r.runId)).toEqual([h.run!.runId]);
+    expect(nativeFor(helloRuns, digest)).toHaveLength(1);
+    const dockerRuns = await runsFor(SEED.tasks.dockerhub, dockerhub(), digest);
+    expect(dockerRuns).toHaveLength(1);
+    if (d.run) expect(d.run).toMatchObject({ runId: dockerRuns[0]!.runId, adopted: true });
     // The history table keeps it after the fact.
     expect(s.logs.some((l) => l.includes(`recordCascade ${s.cascadeId()}`))).toBe(true);
   });
 
-  it('turns 5 redeliveries of one event and a burst of 10 pushes into one run per task, of the newest digest', async () => {
+  it("turns 5 redeliveries of one event and a burst of 10 pushes into one cascade that adopts the newest digest's runs", async () => {
     await s.admin('DELETE', '/eventgrid/deliveries');
     const first = s.pushBase(label('burst'));
     const delivered = await waitFor('the first delivery', async () => {
@@ -81,10 +92,14 @@ describe('a push to the base registry', () => {
     expect(again?.result?.image?.digest).toBe(newest);
     const helloRuns = await s.runsOf(SEED.tasks.hello);
     const dockerRuns = await s.runsOf(SEED.tasks.dockerhub);
-    expect(withToken(helloRuns, token(hello(), newest))).toHaveLength(1);
-    expect(withToken(dockerRuns, token(dockerhub(), newest))).toHaveLength(
-      taskResult(done.result, SEED.tasks.dockerhub).run ? 1 : 0,
-    );
+    // ACR's trigger builds every pushed digest once by itself; the cascade adds no run to any of them.
+    const newestHello = runsForUpdate(helloRuns, token(hello(), newest), newest);
+    expect(newestHello).toHaveLength(1);
+    expect(taskResult(done.result, SEED.tasks.hello).run).toMatchObject({
+      runId: newestHello[0]!.runId,
+      adopted: true,
+    });
+    expect(runsForUpdate(dockerRuns, token(dockerhub(), newest), newest)).toHaveLength(1);
     // The 5 redeliveries really reached the function (and were filtered there or folded in the cascade).
     const res = await s.admin('GET', `/eventgrid/deliveries?eventId=${delivered}`);
     const redelivered = ((await res.json()) as { value: { kind: string; outcome: string }[] }).value.filter(
@@ -94,6 +109,7 @@ describe('a push to the base registry', () => {
     for (const d of digests.slice(0, -1)) {
       expect(withToken(helloRuns, token(hello(), d))).toHaveLength(0);
       expect(withToken(dockerRuns, token(dockerhub(), d))).toHaveLength(0);
+      expect(nativeFor(helloRuns, d)).toHaveLength(1);
     }
     expect(
       s.logs.some((l) => /ignored event .*(redelivery|already handled)/.test(l) || /ignored redelivered event/.test(l)),
@@ -128,8 +144,16 @@ describe('a push to the base registry', () => {
     const done = await s.waitDone(id, second);
     expect(done.result).toMatchObject({ status: 'Completed', image: { digest: second } });
     expect(s.logs.slice(marks).some((l) => l.includes(`ended without reading event`))).toBe(true);
-    expect(withToken(await s.runsOf(SEED.tasks.hello), token(hello(), second))).toHaveLength(1);
-    expect(withToken(await s.runsOf(SEED.tasks.hello), token(hello(), first))).toHaveLength(0);
+    const secondRuns = await runsFor(SEED.tasks.hello, hello(), second);
+    expect(secondRuns).toHaveLength(1);
+    expect(taskResult(done.result, SEED.tasks.hello).run).toMatchObject({
+      runId: secondRuns[0]!.runId,
+      adopted: true,
+    });
+    // The first push was built once too: by ACR's trigger, never by the cascade that was cut short.
+    const firstRuns = await runsFor(SEED.tasks.hello, hello(), first);
+    expect(firstRuns).toHaveLength(1);
+    expect(nativeFor(firstRuns, first)).toHaveLength(1);
   });
 
   it('starts nothing for a forged event from an unwatched topic posted straight to the webhook', async () => {
@@ -208,7 +232,11 @@ describe('CloudEvents', () => {
     expect(res.status).toBe(202);
     const done = await s.waitDone(s.cascadeId(), digest);
     expect(done.result?.image).toMatchObject({ digest, eventId: `cloud-${counter}` });
+    // No registry push stands behind this event, so ACR started nothing: after the adopt window the cascade
+    // schedules the one run itself.
     expect(withToken(await s.runsOf(SEED.tasks.hello), token(hello(), digest))).toHaveLength(1);
+    expect(nativeFor(await s.runsOf(SEED.tasks.hello), digest)).toHaveLength(0);
+    expect(taskResult(done.result, SEED.tasks.hello).reasons.map((r) => r.code)).toContain('NativeRunNotFound');
   });
 });
 
@@ -356,7 +384,13 @@ describe('preflight in the cascade', () => {
       );
       expect(record).toContain('"reason":"MissingPullPermission"');
       expect(record).toContain(`"cascadeId":"${done.result!.cascadeId}"`);
+      // The cascade scheduled nothing for it; ACR's own trigger did start a run, which fails to pull the base.
       expect(withToken(await s.runsOf(SEED.tasks.hello), token(hello(), digest))).toHaveLength(0);
+      const native = await waitFor("ACR's run of the blocked task to end", async () => {
+        const runs = nativeFor(await s.runsOf(SEED.tasks.hello), digest);
+        return runs.length === 1 && !['Queued', 'Running'].includes(runs[0]!.status ?? '') ? runs : undefined;
+      });
+      expect(native[0]!.status).toBe('Failed');
       expect(done.result?.totals.blocked).toBe(1);
     } finally {
       await authz.roleAssignments.create(

@@ -190,3 +190,13 @@ export async function startCascadeStack(
 export function withToken(runs: Run[], token: string): Run[] {
   return runs.filter((r) => r.updateTriggerToken === token);
 }
+
+/** Runs ACR's own base-image trigger started for this base digest (the seed's tasks have the trigger on). */
+export function nativeFor(runs: Run[], digest: string): Run[] {
+  return runs.filter((r) => r.imageUpdateTrigger?.images?.some((i) => i.digest === digest));
+}
+
+/** Every run of one task for one base update: the cascade's (by correlation token) and ACR's own (by digest). */
+export function runsForUpdate(runs: Run[], token: string, digest: string): Run[] {
+  return runs.filter((r) => r.updateTriggerToken === token || nativeFor([r], digest).length > 0);
+}
