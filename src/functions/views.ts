@@ -17,7 +17,7 @@ import {
   type PlanDecision,
   type PreflightOutput,
   type TaskResult,
-} from '../activities/contracts.js';
+} from '../contracts/index.js';
 import { ImageRefError, normalizeId } from '../domain/index.js';
 import type { RebuildTaskStatus } from '../orchestrations/rebuildTask.js';
 import { ApiError, apiAuthLevel, route } from '../http/errors.js';

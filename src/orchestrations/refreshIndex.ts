@@ -4,7 +4,7 @@
 import type { OrchestrationContext, OrchestrationHandler } from 'durable-functions';
 // contracts.js is SDK-free by design (architecture.md); the lint pattern '../activities/*' is meant for activity
 // implementations — reported to the coordinator (exempt contracts.js in eslint.config.mjs, then drop this line).
-import { ActivityNames, type RefreshIndexInput, type RefreshIndexOutput } from '../activities/contracts.js';
+import { ActivityNames, type RefreshIndexInput, type RefreshIndexOutput } from '../contracts/index.js';
 import { callActivity } from './calls.js';
 import { replaySafeLogger } from '../telemetry/log.js';
 
@@ -29,7 +29,9 @@ export const refreshIndexOrchestration: OrchestrationHandler = function* (contex
   let rounds = 0;
   while (rounds < MAX_REFRESH_ROUNDS) {
     rounds++;
-    const result = yield* callActivity(context, ActivityNames.refreshIndex, input);
+    // Tasks/registries asked for by name are re-read in the first round only; later rounds work off what is pending.
+    const { tasks: _tasks, registries: _registries, ...rest } = input;
+    const result = yield* callActivity(context, ActivityNames.refreshIndex, rounds === 1 ? input : rest);
     total = total
       ? {
           ...result,
