@@ -15,7 +15,7 @@ import {
   type PlanDecision,
   type PreflightOutput,
   type TaskResult,
-} from '../activities/contracts.js';
+} from '../contracts/index.js';
 import { normalizeId } from '../domain/index.js';
 import type { RebuildTaskStatus } from '../orchestrations/rebuildTask.js';
 import { ApiError, apiAuthLevel, route } from '../http/errors.js';

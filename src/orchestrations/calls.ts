@@ -6,7 +6,7 @@
 // loop lives here, in orchestrator code, with the documented public API only (callActivity, createTimer, the
 // TaskFailedError it throws). Fan-out is bounded: windows of Task.all, each at most `limit` wide.
 import { TaskFailedError, type OrchestrationContext, type Task } from 'durable-functions';
-import type { ActivityContracts, ActivityName } from '../activities/contracts.js';
+import type { ActivityContracts, ActivityName } from '../contracts/index.js';
 import { replaySafeLogger, type LogDimensions } from '../telemetry/log.js';
 
 export interface RetryPolicy {

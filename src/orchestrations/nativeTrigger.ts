@@ -13,7 +13,7 @@ import {
   type FindNativeRunInput,
   type FindNativeRunOutput,
   type RebuildTaskInput,
-} from '../activities/contracts.js';
+} from '../contracts/index.js';
 import { callActivity } from './calls.js';
 import {
   nativeRunAdopted,

@@ -11,7 +11,7 @@ import type {
   FindNativeRunOutput,
   IsOwnPushOutput,
   PushedImage,
-} from '../contracts.js';
+} from '../../contracts/index.js';
 import type { Deps } from '../deps.js';
 import type { IndexSnapshot } from '../plan/indexStore.js';
 import { formatLine, recordOf } from '../../telemetry/log.js';

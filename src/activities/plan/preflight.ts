@@ -22,7 +22,7 @@ import {
   type VaultInfo,
 } from '../../domain/index.js';
 import { AzureNotFoundError, toTaskInfo, type AzureError, type ArmAdapters } from '../../azure/adapters.js';
-import type { PlannedTask, PreflightOutput, PreflightVerdict } from '../contracts.js';
+import type { PlannedTask, PreflightOutput, PreflightVerdict } from '../../contracts/index.js';
 import type { Deps } from '../deps.js';
 import type { IndexSnapshot } from './indexStore.js';
 import { mapLimit, memoAsync } from '../shared/async.js';

@@ -17,7 +17,7 @@ import type {
   PublishNotificationsOutput,
   RecordCascadeOutput,
   TaskResult,
-} from '../contracts.js';
+} from '../../contracts/index.js';
 import type { Deps } from '../deps.js';
 import { formatLine, recordOf } from '../../telemetry/log.js';
 

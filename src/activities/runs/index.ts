@@ -28,7 +28,7 @@ import {
   type RunRef,
   type ScheduleRunInput,
   type ScheduleRunOutput,
-} from '../contracts.js';
+} from '../../contracts/index.js';
 import type { Deps } from '../deps.js';
 import { formatLine, recordOf } from '../../telemetry/log.js';
 import { DEDUPE_TABLE, DedupeStore, type ClaimEntity, type OutputRow } from './dedupeStore.js';
