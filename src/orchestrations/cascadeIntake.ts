@@ -35,10 +35,11 @@ export function* cascadeIntake(context: OrchestrationContext): Generator<Task, I
   const owner = context.df.instanceId;
   const tag = new EntityId(EntityNames.cascadeTag, input.cascade.tagKey ?? '');
   // Records carry the tag's cascade id and the event this intake was started for.
-  const intakeLog = replaySafeLogger(context, {
+  const dims = {
     ...(input.cascade.tagKey ? { cascadeId: input.cascade.tagKey } : {}),
     ...(input.image?.eventId ? { eventId: input.image.eventId } : {}),
-  });
+  };
+  const intakeLog = replaySafeLogger(context, dims);
   const log = (message: string) => intakeLog.info('intake.progress', `[cascadeIntake ${owner}] ${message}`);
 
   let decision: TagDecision;
@@ -57,7 +58,7 @@ export function* cascadeIntake(context: OrchestrationContext): Generator<Task, I
       return { outcome: 'foreign host', reason };
     }
     // A push made by a run acr-cascade scheduled: the parent cascade carries on through its waves.
-    const own = yield* callActivity(context, ActivityNames.isOwnPush, { image: input.image });
+    const own = yield* callActivity(context, ActivityNames.isOwnPush, { image: input.image }, { dims });
     if (own.own) {
       log(`ignored ${input.image.ref}@${input.image.digest}: own push (${own.reason})`);
       return { outcome: 'own push', ...(own.reason ? { reason: own.reason } : {}) };
