@@ -31,7 +31,8 @@ import {
   watchTimedOut,
 } from './cascadeReasons.js';
 import { callActivity, tryCallActivity } from './calls.js';
-import { nativeRunOrSchedule } from './nativeTrigger.js';
+import { nativeRunOrSchedule, settleLateNativeRun } from './nativeTrigger.js';
+import { nextPollAt, watchGridSeconds, watchSlot } from './runWatch.js';
 import { replaySafeLogger } from '../telemetry/log.js';
 
 /** Default wait for a freshly created role assignment to reach the data plane. */
@@ -174,7 +175,8 @@ export function* rebuildTask(context: OrchestrationContext): Generator<Task, Tas
     log(`run ${scheduled.runId}${how} ${scheduled.status}`, scheduled.runId);
     show({ phase: 'watching', runId: scheduled.runId, status: scheduled.status });
 
-    // 3. Watch: durable timers, backoff from pollInitialSeconds doubling up to pollMaxSeconds, bounded.
+    // 3. Watch: durable timers, backoff from pollInitialSeconds doubling up to pollMaxSeconds, bounded; each poll on
+    //    the shared grid, so the registry's runs are read with one runs.list per poll instant (runWatch.ts).
     let info: RunInfo;
     if (isTerminal(scheduled.status)) {
       info = yield* callActivity(context, ActivityNames.getRun, ref);
@@ -182,6 +184,7 @@ export function* rebuildTask(context: OrchestrationContext): Generator<Task, Tas
       info = { runId: scheduled.runId, status: scheduled.status, outputImages: [] };
       const deadline = addSeconds(context.df.currentUtcDateTime, input.timeoutSeconds);
       let delay = Math.max(1, input.pollInitialSeconds);
+      const grid = watchGridSeconds(input.pollInitialSeconds, input.pollMaxSeconds);
       while (!isTerminal(info.status)) {
         const now = context.df.currentUtcDateTime;
         if (now.getTime() >= deadline.getTime()) {
@@ -196,12 +199,17 @@ export function* rebuildTask(context: OrchestrationContext): Generator<Task, Tas
             remediated,
           });
         }
-        const next = new Date(Math.min(addSeconds(now, delay).getTime(), deadline.getTime()));
+        const next = nextPollAt(now, delay, grid, deadline);
         yield context.df.createTimer(next);
-        info = yield* callActivity(context, ActivityNames.getRun, ref);
+        const poll: GetRunInput = { ...ref, watch: watchSlot(next, input.pollMaxSeconds, grid) };
+        info = yield* callActivity(context, ActivityNames.getRun, poll);
         show({ status: info.status });
         delay = Math.min(delay * 2, Math.max(1, input.pollMaxSeconds));
       }
+    }
+    // ACR's trigger may have started its run after the adopt window: the update still builds once.
+    if (attempt === 1 && native.kind === 'schedule' && native.waited) {
+      warnings.push(...(yield* settleLateNativeRun(context, input, scheduled.runId)));
     }
     const run = {
       ...info,
