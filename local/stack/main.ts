@@ -119,6 +119,8 @@ Try:
   npx acr-cascade plan mybaseregistry.azurecr.io/baseimages/node:15-alpine
   npx acr-cascade rebuild mybaseregistry.azurecr.io/baseimages/node:15-alpine --watch
   npm run push -- ${example} baseimages/node:15-alpine     (then: npx acr-cascade status)
+  KEY=$(node -p "require('${join(stateDir, 'stack.json')}').functions.functionKey")
+  echo "${fn.baseUrl}/api/dashboard/#key=$KEY"   # open it in a browser: the dashboard
 Ctrl-C stops everything.`);
 }
 
