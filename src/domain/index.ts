@@ -13,6 +13,7 @@ export * from './keyVaultAccess.js';
 export * from './identity.js';
 export type {
   LoopEdge,
+  NamedIdentity,
   Reason,
   ReasonCode,
   RoleAssignmentRemediation,

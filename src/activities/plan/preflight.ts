@@ -11,6 +11,7 @@ import {
   resolveIdentity,
   secretKey,
   tryParseImageRef,
+  unixSeconds,
   vaultSecretsOf,
   type Reason,
   type RegistryInfo,
@@ -180,7 +181,7 @@ export async function preflightOne(
     vaults,
     secrets,
     latestVersions,
-    now: Math.floor(deps.now().getTime() / 1000),
+    now: unixSeconds(deps.now()),
     warningDays: deps.settings.secretWarningDays,
   });
   let reasons = result.reasons;
