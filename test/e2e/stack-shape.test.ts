@@ -14,7 +14,7 @@ import { SEED } from '../../local/azure/seed.js';
 import { functionsCaller } from '../support/functionsHttp.js';
 import { waitFor } from './cascadeStack.js';
 import { cascadeInstanceId } from '../../src/domain/index.js';
-import type { CascadeResult } from '../../src/activities/contracts.js';
+import type { CascadeResult } from '../../src/contracts/index.js';
 
 const exec = promisify(execFile);
 const SCENARIO: Scenario = parseScenario({

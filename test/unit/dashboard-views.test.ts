@@ -7,7 +7,7 @@ import { HttpRequest } from '@azure/functions';
 import { describe, expect, it } from 'vitest';
 import { resolveDashboardPath, serveDashboard } from '../../src/functions/dashboard.js';
 import { endedView, liveView, type ChildStatus } from '../../src/functions/views.js';
-import type { Plan, PlannedTask, TaskResult } from '../../src/activities/contracts.js';
+import type { Plan, PlannedTask, TaskResult } from '../../src/contracts/index.js';
 
 describe('resolveDashboardPath', () => {
   it('serves index.html for the root and for every page path without an extension', () => {
