@@ -1,7 +1,7 @@
 // Reasons the cascade adds to the domain's: why a planned task did not run or did not succeed. Pure; the wording
 // names the task and, where a person can act, says what to do.
 // contracts.js is the SDK-free names/types module orchestrators may use; the lint pattern targets activity code.
-import type { CascadeReason, RunStatus } from '../activities/contracts.js';
+import type { CascadeReason, RunStatus } from '../contracts/index.js';
 
 interface TaskWords {
   taskName: string;
@@ -101,6 +101,15 @@ export function nativeRunAdopted(t: TaskWords, runId: string): CascadeReason {
     code: 'NativeRunAdopted',
     severity: 'info',
     message: `Run ${runId} of ${words(t)} was started by ACR's own base-image trigger; acr-cascade adopted it instead of scheduling another.`,
+  };
+}
+
+/** Planned because ACR's trigger may have built it, but no native run did: the task already had the pushed digest. */
+export function upToDateWithoutNativeRun(t: TaskWords, image: { ref: string; digest: string }): CascadeReason {
+  return {
+    code: 'UpToDate',
+    severity: 'info',
+    message: `${cap(words(t))} was last built from ${image.ref}@${image.digest} by a run ACR's base-image trigger did not start; skipped.`,
   };
 }
 

@@ -21,7 +21,7 @@ import {
   type ScheduleRunOutput,
   type TaskOutcome,
   type TaskResult,
-} from '../activities/contracts.js';
+} from '../contracts/index.js';
 import {
   remediationFailed,
   runCanceled,
@@ -121,6 +121,7 @@ export function* rebuildTask(context: OrchestrationContext): Generator<Task, Tas
   // 2a. ACR's own base-image trigger may already have started this update's run (CASCADE_NATIVE_TRIGGERS).
   const native = yield* nativeRunOrSchedule(context, input);
   warnings.push(...native.reasons);
+  if (native.kind === 'upToDate') return done('skipped', warnings, { decision: 'skip' });
 
   const attempts = 1 + Math.max(0, input.transientRetries);
   for (let attempt = 1; ; attempt++) {

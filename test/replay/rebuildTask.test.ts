@@ -14,7 +14,7 @@ import type {
   ScheduleRunInput,
   ScheduleRunOutput,
   TaskResult,
-} from '../../src/activities/contracts.js';
+} from '../../src/contracts/index.js';
 import {
   APP_REGISTRY,
   BASE_REF,
@@ -398,6 +398,36 @@ describe('rebuildTask and ACR native base-image triggers', () => {
       since: '2024-01-01T00:00:00.000Z',
       bases: ['myregistry.azurecr.io/app1:latest'],
     });
+  });
+
+  it('adopts the finished native run of a task the plan found already built from the pushed digest', async () => {
+    // ACR's run finished (and recorded the digest) before the cascade planned: planned anyway, so it is adopted.
+    const d = driver(nativeInput({ planned: { ...withTrigger, upToDate: true } }));
+    d.complete(
+      one((await d.run()).scheduled, 'findNativeRun').id,
+      native({ run: { runId: 'cab', registryId: APP_REGISTRY, status: 'Succeeded' } }),
+    );
+    const get = one((await d.run()).scheduled, 'getRun');
+    expect(get.input as GetRunInput).toMatchObject({ runId: 'cab', registryId: APP_REGISTRY });
+    d.complete(get.id, run('cab', 'Succeeded', { outputImages: ['myregistry.azurecr.io/app1:cab'] }));
+    await d.run();
+    expect(d.last?.state.output).toMatchObject({
+      outcome: 'succeeded',
+      run: { runId: 'cab', adopted: true, outputImages: ['myregistry.azurecr.io/app1:cab'] },
+      reasons: [{ code: 'NativeRunAdopted' }],
+    });
+    expect(d.all.filter((s) => s.name === 'scheduleRun' || s.kind === 'timer')).toEqual([]);
+  });
+
+  it('skips, without waiting or scheduling, a task already built from the pushed digest by a run ACR did not start', async () => {
+    const d = driver(nativeInput({ planned: { ...withTrigger, upToDate: true } }));
+    d.complete(one((await d.run()).scheduled, 'findNativeRun').id, native({}));
+    await d.run();
+    const out = d.last?.state.output as TaskResult;
+    expect(out).toMatchObject({ outcome: 'skipped', decision: 'skip', reasons: [{ code: 'UpToDate' }] });
+    expect(out.reasons[0]!.message).toContain(`${BASE_REF}@${digest('a')}`);
+    expect(out.run).toBeUndefined();
+    expect(d.all.map((s) => s.name ?? s.kind)).toEqual(['findNativeRun']);
   });
 
   it('does not look for a native run when the index saw no trigger on the task', async () => {

@@ -75,7 +75,7 @@ const FIELDS: Record<string, (r: RunResource) => Value> = {
 };
 const DATE_FIELDS = ['createtime', 'finishtime', 'starttime'];
 
-/** OData subset of `RunFilter`: `eq ne gt ge lt le`, `contains(Field, 'x')`, `and`, `or`, `not`, parentheses. */
+/** OData subset of `RunFilter`: `eq ne gt ge lt le`, `contains(Field, 'x')`, `and`, `or`, parentheses (no `not`). */
 export function parseRunFilter(filter: string): Pred {
   const toks: string[] = [];
   const rx = /\s*('(?:[^']|'')*'|datetime'[^']*'|\(|\)|,|[^\s(),]+)/gy;
@@ -138,11 +138,9 @@ export function parseRunFilter(filter: string): Pred {
     if (toks[pos++] !== t) throw bad(`Invalid $filter '${filter}': expected '${t}'.`);
   };
   const factor = (): Pred => {
-    if (peek() === 'not') {
-      pos++;
-      const inner = factor();
-      return (r) => !inner(r);
-    }
+    if (peek() === 'not')
+      // The 2019-06-01-preview spec: "All logical operators except 'Not', 'Has', 'All' are allowed."
+      throw bad(`Invalid $filter '${filter}': the logical operator 'not' is not supported.`);
     if (peek() === '(') {
       pos++;
       const inner = expr();
@@ -401,23 +399,25 @@ export function registerRuns(emu: Emulator, sim: RunSimulator, ops: AsyncOperati
     method: 'PUT',
     path: '/acr/runs/config',
     handler: (req) => {
-      const body = req.json<{ durationMs?: unknown }>() ?? {};
-      if (
-        typeof body.durationMs !== 'number' ||
-        !Number.isFinite(body.durationMs) ||
-        body.durationMs < 0 ||
-        body.durationMs > 3_600_000
-      )
-        throw bad('durationMs must be a number of milliseconds between 0 and 3600000');
-      sim.durationMs = body.durationMs;
-      return { status: 200, body: { durationMs: sim.durationMs } };
+      const body = req.json<{ durationMs?: unknown; durationMaxMs?: unknown }>() ?? {};
+      const ms = (field: string, v: unknown) => {
+        if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > 3_600_000)
+          throw bad(`${field} must be a number of milliseconds between 0 and 3600000`);
+        return v;
+      };
+      const min = ms('durationMs', body.durationMs);
+      const max = body.durationMaxMs === undefined ? undefined : ms('durationMaxMs', body.durationMaxMs);
+      if (max !== undefined && max < min) throw bad('durationMaxMs must not be less than durationMs');
+      sim.durationMs = min;
+      if (max !== undefined) sim.durationMaxMs = max;
+      return { status: 200, body: { durationMs: sim.durationMs, durationMaxMs: sim.durationMaxMs } };
     },
   });
   emu.adminRoute({
     op: 'admin.acr.runs.config.get',
     method: 'GET',
     path: '/acr/runs/config',
-    handler: () => ({ status: 200, body: { durationMs: sim.durationMs } }),
+    handler: () => ({ status: 200, body: { durationMs: sim.durationMs, durationMaxMs: sim.durationMaxMs } }),
   });
   emu.adminRoute({
     op: 'admin.acr.tasks.failNext',

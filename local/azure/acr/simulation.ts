@@ -129,7 +129,25 @@ export class RunSimulator {
   }
   set durationMs(ms: number) {
     this.config.set('durationMs', ms);
+    this.config.delete('durationMaxMs');
     this.emu.store.changed();
+  }
+  /** Longest run; runs last between durationMs and this (fixed per run id), so a cascade sees a realistic mix. */
+  get durationMaxMs(): number {
+    const v = this.config.get('durationMaxMs');
+    return typeof v === 'number' ? Math.max(v, this.durationMs) : this.durationMs;
+  }
+  set durationMaxMs(ms: number) {
+    this.config.set('durationMaxMs', ms);
+    this.emu.store.changed();
+  }
+  /** Duration of one run: uniform in [durationMs, durationMaxMs], from a hash of its id (reproducible). */
+  private durationOf(runArmId: string): number {
+    const min = this.durationMs;
+    const span = this.durationMaxMs - min;
+    if (span <= 0) return min;
+    const h = createHash('sha256').update(key(runArmId)).digest().readUInt32BE(0);
+    return min + (h % (span + 1));
   }
 
   /** Per-state key for signing log links (a SAS stand-in). */
@@ -187,7 +205,7 @@ export class RunSimulator {
   ): RunResource {
     const { runId, seq } = this.nextRunId(registry);
     const now = this.emu.nowMs();
-    const duration = this.durationMs;
+    const duration = this.durationOf(`${registry.id}/runs/${runId}`);
     const timesOut = duration > snapshot.timeout * 1000;
     const total = timesOut ? snapshot.timeout * 1000 : duration;
     const run: RunResource = {
