@@ -670,4 +670,7 @@ output CASCADE_EVENTS_PARAMETERS object = {
   tags: {
     value: allTags
   }
+  alertActionGroupId: {
+    value: alerts.outputs.actionGroupId
+  }
 }

@@ -14,7 +14,7 @@ import { guidFrom } from '../../local/azure/guid.js';
 import { scopeCovers } from '../../local/azure/core/rbac.js';
 import type { AccessRecord } from '../../local/azure/core/emulator.js';
 import { keyOf, tokenOf } from '../../src/activities/runs/index.js';
-import type { CredentialCheckResult } from '../../src/activities/contracts.js';
+import type { CredentialCheckResult } from '../../src/contracts/index.js';
 import { startCascadeStack, waitFor, withToken, type CascadeStack } from './cascadeStack.js';
 
 const ARM_SCOPE = ['https://management.azure.com/.default'];
@@ -178,6 +178,8 @@ describeBicep('the app identity holding only the roles infra/ assigns', () => {
         decision: 'rebuild',
         run: { status: 'Succeeded', adopted: true },
       });
+      // Nothing the app did was refused by ARM: every call it needed was granted.
+      expect(s.logs.filter((l) => /AuthorizationFailed|ForbiddenByRbac|AccessDenied/.test(l))).toEqual([]);
     });
 
     it('rebuilds a task on demand and cancels the run it started', async () => {
