@@ -1,7 +1,7 @@
 // The scenario of the seed documents (../shared/seeds/), created through the emulator's ARM and Key Vault APIs with
 // the official SDK clients, as an operator would with `az`: mybaseregistry with baseimages/node:15-alpine, myregistry
 // with helloworldtask (user-assigned identity with AcrPull on the base registry) and dockerhubtask (system identity
-// with `get` on mykeyvault's UserName/Password secrets).
+// with `get` on mykeyvault's UserName/Password secrets), both with the base-image trigger `az acr task create` turns on.
 import { randomBytes } from 'node:crypto';
 import type { TokenCredential } from '@azure/identity';
 import { ContainerRegistryManagementClient } from '@azure/arm-containerregistry';
@@ -20,6 +20,19 @@ export const SEED = {
   vault: 'mykeyvault',
   tasks: { hello: 'helloworldtask', dockerhub: 'dockerhubtask' },
   notificationTopic: 'acr-cascade-notifications',
+  /**
+   * The trigger `az acr task create` sends unless given `--base-image-trigger-enabled false`: ACR's own base-image
+   * trigger, on, following the runtime base. Both seed tasks are created this way, as the seed documents do, so
+   * every push of the base also starts ACR's own runs (CASCADE_NATIVE_TRIGGERS decides what acr-cascade does).
+   */
+  taskTrigger: {
+    baseImageTrigger: {
+      name: 'defaultBaseimageTriggerName',
+      status: 'Enabled',
+      baseImageTriggerType: 'Runtime',
+      updateTriggerPayloadType: 'Default',
+    },
+  },
 } as const;
 
 export const ROLE = {
@@ -45,7 +58,10 @@ export interface SeedTarget {
 export interface SeedOptions {
   /** Webhook URLs of the app's Event Grid functions; without them no event subscriptions are created. */
   webhooks?: { registryEvents: string; vaultEvents: string };
-  /** Run each task once so ACR records baseImageDependencies (as in the docs' `az acr task run`). */
+  /**
+   * Run each task once so ACR records baseImageDependencies (as in the docs' `az acr task run`); from then on a push
+   * of the base starts ACR's own run of each task (SEED.taskTrigger).
+   */
   runTasksOnce?: boolean;
   log?: (line: string) => void;
   /** Give the app identity the stack's default roles (default true; infra tests grant exactly the Bicep's instead). */
@@ -172,6 +188,7 @@ export async function seedScenario(t: SeedTarget, opts: SeedOptions = {}): Promi
       contextPath: '/dev/null',
     },
     credentials: { customRegistries: { [baseLoginServer]: { identity: identity.clientId } } },
+    trigger: SEED.taskTrigger,
     timeout: 600,
   });
   log(`task ${SEED.tasks.hello}`);
@@ -208,6 +225,7 @@ export async function seedScenario(t: SeedTarget, opts: SeedOptions = {}): Promi
         [baseLoginServer]: { identity: '[system]' },
       },
     },
+    trigger: SEED.taskTrigger,
     timeout: 600,
   });
   const dockerhubPrincipalId = dockerhub.identity!.principalId!;

@@ -6,6 +6,8 @@
 // SharedWriteBudget (writeBudget.ts, a Table row) the pacers of every instance of the app draw from one bucket, as ARM
 // counts it, instead of each spending the whole of it.
 import type { ContainerRegistryManagementClientOptionalParams } from '@azure/arm-containerregistry';
+import { invocationLog } from '../telemetry/invocation.js';
+import { formatLine, recordOf } from '../telemetry/log.js';
 import type { BudgetTake, SharedWriteBudget } from './writeBudget.js';
 
 /** ARM's per-principal subscription write bucket. */
@@ -238,6 +240,16 @@ export function observeArmResponse(
 ): void {
   const sub = subscriptionOfUrl(request.url);
   if (!sub) return;
+  if (response.status === 429) {
+    // Every 429 the SDK sees (it retries them itself) is one throttling wait in the telemetry.
+    const wait = retryAfterSecondsOf((n) => response.headers.get(n)) ?? 0;
+    invocationLog(
+      formatLine(
+        `ARM answered 429 to ${request.method}; retry after ${wait}s`,
+        recordOf('arm.throttled', {}, { source: 'arm', method: request.method.toUpperCase(), retryAfterSeconds: wait }),
+      ),
+    );
+  }
   const remaining = response.headers.get(REMAINING_WRITES_HEADER);
   if (remaining !== undefined && remaining.trim() !== '') {
     pacer.observeRemaining(sub, Number(remaining));

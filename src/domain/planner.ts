@@ -301,7 +301,15 @@ function loopPath(scc: ReadonlySet<string>, edges: (k: string) => GraphEdgeOut[]
  * Plan the rebuilds a push causes. `pushed.ref` is the pushed image (tag, or digest-only for a push by digest);
  * `pushed.digest` its manifest digest. Throws ImageRefError for a bad ref or digest.
  */
-export function plan(g: DependencyGraph, pushed: { ref: string; digest: string }): Plan {
+export interface PlanOptions {
+  /**
+   * Up-to-date tasks to plan anyway: with ACR's own base-image trigger on, the run that recorded the pushed digest may
+   * be ACR's run for this very push, which the cascade adopts as the task's run (its output drives the next wave).
+   */
+  planIfUpToDate?: (taskKey: string) => boolean;
+}
+
+export function plan(g: DependencyGraph, pushed: { ref: string; digest: string }, opts: PlanOptions = {}): Plan {
   const r = parseImageRef(pushed.ref);
   if (!isDigest(pushed.digest)) {
     throw new ImageRefError(pushed.ref, 'digest', `digest '${pushed.digest}' is not sha256:<64 lower-case hex>`);
@@ -329,7 +337,7 @@ export function plan(g: DependencyGraph, pushed: { ref: string; digest: string }
       b.tag !== undefined ? b.key === tagged : b.repoKey === repoKey && b.digest === digest,
     );
     const withDigest = matching.filter((b) => b.digest !== undefined);
-    if (withDigest.length > 0 && withDigest.every((b) => b.digest === digest)) {
+    if (withDigest.length > 0 && withDigest.every((b) => b.digest === digest) && !opts.planIfUpToDate?.(k)) {
       core.upToDate.set(k, upToDate(t, tagged ?? repoKey, digest));
       continue;
     }
@@ -377,7 +385,10 @@ export function planForTasks(
  * Should a planned task still run once some tasks before it failed or were blocked? Yes if the push (or a request)
  * triggers it directly, or if at least one producer it waits for did not fail.
  */
-export function isStillTriggered(task: PlannedTask, failedOrBlockedTaskIds: readonly string[]): boolean {
+export function isStillTriggered(
+  task: { readonly triggers: readonly Trigger[] },
+  failedOrBlockedTaskIds: readonly string[],
+): boolean {
   const failed = new Set(failedOrBlockedTaskIds.map((id) => id.toLowerCase()));
   return task.triggers.some((t) => t.why !== 'output' || !failed.has((t.producerTaskId ?? '').toLowerCase()));
 }

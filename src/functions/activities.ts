@@ -9,9 +9,13 @@ import { createReportActivities } from '../activities/report/index.js';
 import { createRunActivities } from '../activities/runs/index.js';
 
 export const planActivities = lazy(createPlanActivities);
-export const runActivities = lazy(createRunActivities);
+export const runActivities = lazy((deps) =>
+  createRunActivities(deps, { nativeChainPush: (image) => nativeTriggerActivities().nativeChainPush(image) }),
+);
 export const reportActivities = lazy(createReportActivities);
-export const nativeTriggerActivities = lazy(createNativeTriggerActivities);
+export const nativeTriggerActivities = lazy((deps) =>
+  createNativeTriggerActivities(deps, { index: () => planActivities().index() }),
+);
 export const credentialActivities = lazy((deps) =>
   createCredentialActivities(deps, { index: () => planActivities().index() }),
 );

@@ -21,7 +21,7 @@ import {
   type ScheduleRunOutput,
   type TaskOutcome,
   type TaskResult,
-} from '../activities/contracts.js';
+} from '../contracts/index.js';
 import {
   remediationFailed,
   runCanceled,
@@ -31,7 +31,7 @@ import {
   watchTimedOut,
 } from './cascadeReasons.js';
 import { callActivity, tryCallActivity } from './calls.js';
-import { nativeRunOrSchedule } from './nativeTrigger.js';
+import { nativeRunOrSchedule, settleLateNativeRun } from './nativeTrigger.js';
 import { nextPollAt, watchGridSeconds, watchSlot } from './runWatch.js';
 
 /** Default wait for a freshly created role assignment to reach the data plane. */
@@ -122,6 +122,7 @@ export function* rebuildTask(context: OrchestrationContext): Generator<Task, Tas
   // 2a. ACR's own base-image trigger may already have started this update's run (CASCADE_NATIVE_TRIGGERS).
   const native = yield* nativeRunOrSchedule(context, input);
   warnings.push(...native.reasons);
+  if (native.kind === 'upToDate') return done('skipped', warnings, { decision: 'skip' });
 
   const attempts = 1 + Math.max(0, input.transientRetries);
   for (let attempt = 1; ; attempt++) {
@@ -203,6 +204,10 @@ export function* rebuildTask(context: OrchestrationContext): Generator<Task, Tas
         show({ status: info.status });
         delay = Math.min(delay * 2, Math.max(1, input.pollMaxSeconds));
       }
+    }
+    // ACR's trigger may have started its run after the adopt window: the update still builds once.
+    if (attempt === 1 && native.kind === 'schedule' && native.waited) {
+      warnings.push(...(yield* settleLateNativeRun(context, input, scheduled.runId)));
     }
     const run = {
       ...info,

@@ -2,7 +2,7 @@
 // answered by one `runs.list` per registry (activities/runs/watcher.ts) instead of one `runs.get` per run. A task's
 // own backoff (pollInitialSeconds doubling up to pollMaxSeconds) still sets how long it waits at least; the poll then
 // lands on the next grid instant. Pure: plain numbers and dates in, plain data out.
-import type { RunWatchSlot } from '../activities/contracts.js';
+import type { RunWatchSlot } from '../contracts/index.js';
 
 /** Margin for ARM's clock against ours in a slot's look-back. */
 export const WATCH_SKEW_SECONDS = 60;

@@ -152,7 +152,8 @@ describe('scheduleRun and the run simulation', () => {
   it('queues a run, then runs it to Succeeded on real timers, pushing the output and recording the base digest', async () => {
     const task = await createTask(app.name, helloTask(viaUai()));
     events.length = 0;
-    await t.admin('PUT', '/acr/runs/config', { durationMs: 100 });
+    // Long enough to still be Queued after scheduleRun's 202, its status poll and the final GET of the run.
+    await t.admin('PUT', '/acr/runs/config', { durationMs: 500 });
     const queued = await schedule(app.name, task.id);
     await t.admin('PUT', '/acr/runs/config', { durationMs: 1000 });
     expect(queued).toMatchObject({ status: 'Queued', task: task.name, provisioningState: 'Succeeded' });

@@ -1,13 +1,16 @@
 // Rebuild cascades on the local stack, starting from real pushes to the emulated base registry: Event Grid delivers
 // ImagePushed to onRegistryEvent, the durable cascade plans, preflights and schedules runs through emulated ARM.
+// The seed's tasks carry ACR's own base-image trigger (as `az acr task create` sets it), so each real push also starts
+// ACR's run of each task; under the default policy (adopt) the cascade adopts that run instead of scheduling another.
 // Needs `npx tsc -p tsconfig.build.json` (or `npm run build`) first.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuthorizationManagementClient } from '@azure/arm-authorization';
 import { SEED } from '../../local/azure/seed.js';
+import { parseLine } from '../../src/telemetry/log.js';
 import { guidFrom } from '../../local/azure/guid.js';
 import { keyOf, tokenOf } from '../../src/activities/runs/index.js';
-import type { CascadeResult, Plan, TaskResult } from '../../src/activities/contracts.js';
-import { startCascadeStack, waitFor, withToken, type CascadeStack } from './cascadeStack.js';
+import type { CascadeResult, Plan, TaskResult } from '../../src/contracts/index.js';
+import { nativeFor, runsForUpdate, startCascadeStack, waitFor, withToken, type CascadeStack } from './cascadeStack.js';
 
 let s: CascadeStack;
 let counter = 0;
@@ -20,9 +23,13 @@ const token = (task: string, digest: string, attempt = 1) =>
   tokenOf(keyOf({ task, cascadeId: '', base: { ref: baseRef(), digest } }), attempt);
 const taskResult = (r: CascadeResult | undefined, name: string) =>
   r?.tasks.find((t) => t.taskName === name) as TaskResult;
+/** Every run of the task for this base digest: ACR's own and the cascade's. */
+const runsFor = async (name: string, taskId: string, digest: string) =>
+  runsForUpdate(await s.runsOf(name), token(taskId, digest), digest);
 
 beforeAll(async () => {
-  s = await startCascadeStack('cascade-e2e');
+  // A short adopt window: an event no real push stands behind (the CloudEvents case) has no native run to wait for.
+  s = await startCascadeStack('cascade-e2e', { CASCADE_NATIVE_ADOPT_WINDOW_SECONDS: '5' });
 }, 120_000);
 
 afterAll(async () => {
@@ -30,7 +37,7 @@ afterAll(async () => {
 });
 
 describe('a push to the base registry', () => {
-  it('rebuilds helloworldtask once and reports dockerhubtask', async () => {
+  it('rebuilds helloworldtask once, adopting the run ACR started, and reports dockerhubtask', async () => {
     const digest = s.pushBase(label('seed'));
     const done = await s.waitDone(s.cascadeId(), digest);
     expect(done.runtimeStatus).toBe('Completed');
@@ -46,21 +53,31 @@ describe('a push to the base registry', () => {
       wave: 1,
       decision: 'rebuild',
       outcome: 'succeeded',
-      run: { status: 'Succeeded', attempts: 1 },
+      run: { status: 'Succeeded', attempts: 1, adopted: true },
     });
+    expect(h.reasons.map((r) => r.code)).toContain('NativeRunAdopted');
     expect(h.run?.outputImages.some((o) => o.startsWith(`${SEED.appRegistry}.azurecr.io/hello-world:`))).toBe(true);
     const d = taskResult(result, SEED.tasks.dockerhub);
     expect(['succeeded', 'failed', 'blocked']).toContain(d.outcome);
     expect(d.reasons.every((r) => typeof r.message === 'string')).toBe(true);
-    // Exactly one run per task for this digest, carrying the exactly-once correlation token.
-    expect(withToken(await s.runsOf(SEED.tasks.hello), token(hello(), digest))).toHaveLength(1);
-    expect(withToken(await s.runsOf(SEED.tasks.dockerhub), token(dockerhub(), digest))).toHaveLength(d.run ? 1 : 0);
+    // Exactly one run per task for this digest in the run list: ACR's own, adopted; the cascade scheduled none.
+    const helloRuns = await runsFor(SEED.tasks.hello, hello(), digest);
+    expect(helloRuns.map((r) => r.runId)).toEqual([h.run!.runId]);
+    expect(nativeFor(helloRuns, digest)).toHaveLength(1);
+    const dockerRuns = await runsFor(SEED.tasks.dockerhub, dockerhub(), digest);
+    expect(dockerRuns).toHaveLength(1);
+    if (d.run) expect(d.run).toMatchObject({ runId: dockerRuns[0]!.runId, adopted: true });
     // The history table keeps it after the fact.
     expect(s.logs.some((l) => l.includes(`recordCascade ${s.cascadeId()}`))).toBe(true);
   });
 
-  it('turns 5 redeliveries of one event and a burst of 10 pushes into one run per task, of the newest digest', async () => {
+  it("turns 5 redeliveries of one event and a burst of 10 pushes into one cascade that adopts the newest digest's runs", async () => {
     await s.admin('DELETE', '/eventgrid/deliveries');
+    const before = (await s.status(s.cascadeId()))?.result?.generation ?? -1;
+    const marks = s.logs.length;
+    // Every ARM request takes ARM_LATENCY_MS during the burst: a trigger that touched ARM could not answer faster.
+    const ARM_LATENCY_MS = 3000;
+    expect((await s.admin('PUT', '/faults', { latencyMs: ARM_LATENCY_MS })).status).toBe(200);
     const first = s.pushBase(label('burst'));
     const delivered = await waitFor('the first delivery', async () => {
       const res = await s.admin('GET', '/eventgrid/deliveries?outcome=delivered');
@@ -72,8 +89,32 @@ describe('a push to the base registry', () => {
     const digests = [first];
     for (let i = 0; i < 10; i++) digests.push(s.pushBase(label('burst')));
     const newest = digests[digests.length - 1]!;
+    await waitFor('11 pushes and 5 redeliveries answered', async () => {
+      const answered = s.logs.slice(marks).filter((l) => /^\[host\] onRegistryEvent \(.*\) Succeeded in \d+ms/.test(l));
+      return answered.length >= 16 ? answered : undefined;
+    });
+    expect((await s.admin('PUT', '/faults', {})).status).toBe(200);
+    // The trigger answered every delivery in milliseconds (no Table/ARM round trip, no wait for the cascade) ...
+    const answers = s.logs.slice(marks).filter((l) => /^\[host\] onRegistryEvent \(/.test(l));
+    for (const line of answers) {
+      expect(line).toMatch(/Succeeded in \d+ms/);
+      expect(Number(/in (\d+)ms/.exec(line)?.[1])).toBeLessThan(ARM_LATENCY_MS);
+    }
+    // The trigger's own measurement (its push.received record) of the whole handler, start to answer.
+    const own = s.logs
+      .slice(marks)
+      .map((l) => parseLine(l))
+      .filter((r) => r?.event === 'push.received');
+    expect(own.length).toBeGreaterThanOrEqual(11);
+    for (const r of own) expect(r?.ms).toBeLessThan(ARM_LATENCY_MS);
+    // ... and each of its own lines names the one durable call it made.
+    const handed = s.logs
+      .slice(marks)
+      .filter((l) => /onRegistryEvent: event .* (handed to intake|ignored \(redelivery)/.test(l));
+    expect(handed.length).toBeGreaterThanOrEqual(16);
     const done = await s.waitDone(s.cascadeId(), newest);
-    expect(done.result).toMatchObject({ status: 'Completed', generation: 0 });
+    // One cascade for the whole burst: the one after the previous test's.
+    expect(done.result).toMatchObject({ status: 'Completed', generation: before + 1 });
     // Nothing left that could start another cascade or run.
     await s.admin('GET', '/eventgrid/idle');
     const again = await s.status(s.cascadeId());
@@ -81,10 +122,14 @@ describe('a push to the base registry', () => {
     expect(again?.result?.image?.digest).toBe(newest);
     const helloRuns = await s.runsOf(SEED.tasks.hello);
     const dockerRuns = await s.runsOf(SEED.tasks.dockerhub);
-    expect(withToken(helloRuns, token(hello(), newest))).toHaveLength(1);
-    expect(withToken(dockerRuns, token(dockerhub(), newest))).toHaveLength(
-      taskResult(done.result, SEED.tasks.dockerhub).run ? 1 : 0,
-    );
+    // ACR's trigger builds every pushed digest once by itself; the cascade adds no run to any of them.
+    const newestHello = runsForUpdate(helloRuns, token(hello(), newest), newest);
+    expect(newestHello).toHaveLength(1);
+    expect(taskResult(done.result, SEED.tasks.hello).run).toMatchObject({
+      runId: newestHello[0]!.runId,
+      adopted: true,
+    });
+    expect(runsForUpdate(dockerRuns, token(dockerhub(), newest), newest)).toHaveLength(1);
     // The 5 redeliveries really reached the function (and were filtered there or folded in the cascade).
     const res = await s.admin('GET', `/eventgrid/deliveries?eventId=${delivered}`);
     const redelivered = ((await res.json()) as { value: { kind: string; outcome: string }[] }).value.filter(
@@ -94,13 +139,16 @@ describe('a push to the base registry', () => {
     for (const d of digests.slice(0, -1)) {
       expect(withToken(helloRuns, token(hello(), d))).toHaveLength(0);
       expect(withToken(dockerRuns, token(dockerhub(), d))).toHaveLength(0);
+      expect(nativeFor(helloRuns, d)).toHaveLength(1);
     }
     expect(
-      s.logs.some((l) => /ignored event .*(redelivery|already handled)/.test(l) || /ignored redelivered event/.test(l)),
+      s.logs.some(
+        (l) => /absorbed: redelivery of event/.test(l) || /ignored \(redelivery: its intake is running\)/.test(l),
+      ),
     ).toBe(true);
   });
 
-  it('hands a push over again when its cascade ends without reading it (no push is lost to a finishing cascade)', async () => {
+  it('runs a push queued behind a cascade that was terminated (no push is lost to a cascade that ends)', async () => {
     const id = s.cascadeId();
     const control = (op: 'suspend' | 'terminate') =>
       s.call('POST', `/runtime/webhooks/durabletask/instances/${encodeURIComponent(id)}/${op}`, {
@@ -112,24 +160,31 @@ describe('a push to the base registry', () => {
       const st = await s.status(id);
       return st?.runtimeStatus === 'Running' && st.progress?.image?.digest === first ? st : undefined;
     });
-    // Suspended, it cannot read the next push; terminated, it ends without having read it — as a cascade in its
-    // final episode does.
+    // Suspended while settling, the cascade cannot take the next push; terminated, it never runs its own code again.
     expect((await control('suspend')).status).toBe(202);
     await waitFor('the suspension', async () =>
       (await s.status(id))?.runtimeStatus === 'Suspended' ? true : undefined,
     );
     const marks = s.logs.length;
     const second = s.pushBase(label('handover'));
-    await waitFor('the trigger to raise the push to the suspended cascade', async () =>
-      s.logs.slice(marks).find((l) => l.includes(`raised to running cascade ${id}`)),
+    await waitFor('the tag entity to queue the second push', async () =>
+      s.logs.slice(marks).find((l) => l.includes(`push ${second} queued`)),
     );
     expect((await control('terminate')).status).toBe(202);
 
     const done = await s.waitDone(id, second);
     expect(done.result).toMatchObject({ status: 'Completed', image: { digest: second } });
-    expect(s.logs.slice(marks).some((l) => l.includes(`ended without reading event`))).toBe(true);
-    expect(withToken(await s.runsOf(SEED.tasks.hello), token(hello(), second))).toHaveLength(1);
-    expect(withToken(await s.runsOf(SEED.tasks.hello), token(hello(), first))).toHaveLength(0);
+    expect(s.logs.slice(marks).some((l) => /cascade of .* ended Failed/.test(l))).toBe(true);
+    const secondRuns = await runsFor(SEED.tasks.hello, hello(), second);
+    expect(secondRuns).toHaveLength(1);
+    expect(taskResult(done.result, SEED.tasks.hello).run).toMatchObject({
+      runId: secondRuns[0]!.runId,
+      adopted: true,
+    });
+    // The first push was built once too: by ACR's trigger, never by the cascade that was cut short.
+    const firstRuns = await runsFor(SEED.tasks.hello, hello(), first);
+    expect(firstRuns).toHaveLength(1);
+    expect(nativeFor(firstRuns, first)).toHaveLength(1);
   });
 
   it('starts nothing for a forged event from an unwatched topic posted straight to the webhook', async () => {
@@ -208,7 +263,11 @@ describe('CloudEvents', () => {
     expect(res.status).toBe(202);
     const done = await s.waitDone(s.cascadeId(), digest);
     expect(done.result?.image).toMatchObject({ digest, eventId: `cloud-${counter}` });
+    // No registry push stands behind this event, so ACR started nothing: after the adopt window the cascade
+    // schedules the one run itself.
     expect(withToken(await s.runsOf(SEED.tasks.hello), token(hello(), digest))).toHaveLength(1);
+    expect(nativeFor(await s.runsOf(SEED.tasks.hello), digest)).toHaveLength(0);
+    expect(taskResult(done.result, SEED.tasks.hello).reasons.map((r) => r.code)).toContain('NativeRunNotFound');
   });
 });
 
@@ -356,7 +415,13 @@ describe('preflight in the cascade', () => {
       );
       expect(record).toContain('"reason":"MissingPullPermission"');
       expect(record).toContain(`"cascadeId":"${done.result!.cascadeId}"`);
+      // The cascade scheduled nothing for it; ACR's own trigger did start a run, which fails to pull the base.
       expect(withToken(await s.runsOf(SEED.tasks.hello), token(hello(), digest))).toHaveLength(0);
+      const native = await waitFor("ACR's run of the blocked task to end", async () => {
+        const runs = nativeFor(await s.runsOf(SEED.tasks.hello), digest);
+        return runs.length === 1 && !['Queued', 'Running'].includes(runs[0]!.status ?? '') ? runs : undefined;
+      });
+      expect(native[0]!.status).toBe('Failed');
       expect(done.result?.totals.blocked).toBe(1);
     } finally {
       await authz.roleAssignments.create(

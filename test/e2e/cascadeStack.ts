@@ -10,7 +10,7 @@ import { startStack, type RunningStack, type StackOptions } from '../../local/st
 import { SEED } from '../../local/azure/seed.js';
 import { functionsCaller, type Call } from '../support/functionsHttp.js';
 import { cascadeInstanceId } from '../../src/domain/index.js';
-import type { CascadeProgress, CascadeResult } from '../../src/activities/contracts.js';
+import type { CascadeProgress, CascadeResult } from '../../src/contracts/index.js';
 
 export interface CascadeStatusBody {
   id: string;
@@ -189,4 +189,14 @@ export async function startCascadeStack(
 /** Runs of one task carrying a given correlation token (one exactly-once key and attempt). */
 export function withToken(runs: Run[], token: string): Run[] {
   return runs.filter((r) => r.updateTriggerToken === token);
+}
+
+/** Runs ACR's own base-image trigger started for this base digest (the seed's tasks have the trigger on). */
+export function nativeFor(runs: Run[], digest: string): Run[] {
+  return runs.filter((r) => r.imageUpdateTrigger?.images?.some((i) => i.digest === digest));
+}
+
+/** Every run of one task for one base update: the cascade's (by correlation token) and ACR's own (by digest). */
+export function runsForUpdate(runs: Run[], token: string, digest: string): Run[] {
+  return runs.filter((r) => r.updateTriggerToken === token || nativeFor([r], digest).length > 0);
 }

@@ -1,7 +1,7 @@
 // ACR's own base-image triggers on the local stack, per CASCADE_NATIVE_TRIGGERS policy: each push of the base builds
 // each dependent exactly once (counted in the emulator's run list), and the report says which runs were adopted.
-// The seed, and a three-level chain with a diamond (base → mid1, mid2 → top, which builds on both) where mid2 has no
-// native trigger and is scheduled as before. Tasks get the trigger `az acr task create` sets, and one run each so ACR
+// The seed, and a three-level chain with a diamond (base → mid1, mid2 → top, which builds on both; leaf on mid1) where
+// mid2 and leaf have no native trigger and are scheduled as before. Tasks get the trigger `az acr task create` sets, and one run each so ACR
 // records their bases (it tracks bases only once a task has run).
 // Needs `npx tsc -p tsconfig.build.json` (or `npm run build`) first.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,7 +9,7 @@ import { AuthorizationManagementClient } from '@azure/arm-authorization';
 import type { Task } from '@azure/arm-containerregistry';
 import { SEED } from '../../local/azure/seed.js';
 import { guidFrom } from '../../local/azure/guid.js';
-import type { CascadeResult, TaskResult } from '../../src/activities/contracts.js';
+import type { CascadeResult, TaskResult } from '../../src/contracts/index.js';
 import { startCascadeStack, waitFor, type CascadeStack } from './cascadeStack.js';
 
 const ACR_PUSH = '8311e382-0749-4cb8-b61a-304f252e45ec';
@@ -20,8 +20,12 @@ const CLI_TRIGGER: Task['trigger'] = {
 const baseServer = `${SEED.baseRegistry}.azurecr.io`;
 const SEED_TASKS = [SEED.tasks.hello, SEED.tasks.dockerhub];
 
-/** Runs take long enough that the cascade finds a native run before that run pushes (as with real build times). */
-const RUN_MS = 4000;
+/**
+ * Short runs: ACR's runs end and push before the cascade has even planned (settle 1 s), the hard case for adoption
+ * (the plan sees the new digest already recorded) and for own-push detection (mid1's push arrives before its run was
+ * adopted). NATIVE_RUN_MS=4000 runs the same tests with runs that outlast the settle window.
+ */
+const RUN_MS = Number(process.env.NATIVE_RUN_MS ?? 300);
 
 function yaml(image: string, from: string): string {
   return Buffer.from(
@@ -45,10 +49,6 @@ async function runOnce(s: CascadeStack, name: string): Promise<void> {
     const r = await s.acr.runs.get(SEED.resourceGroup, SEED.appRegistry, run.runId!);
     return TERMINAL.includes(r.status ?? '') ? true : undefined;
   });
-}
-
-async function enableTrigger(s: CascadeStack, name: string): Promise<void> {
-  await s.acr.tasks.beginUpdateAndWait(SEED.resourceGroup, SEED.appRegistry, name, { trigger: CLI_TRIGGER });
 }
 
 async function refreshIndex(s: CascadeStack): Promise<void> {
@@ -84,7 +84,7 @@ describe('CASCADE_NATIVE_TRIGGERS=adopt (default)', () => {
   let counter = 0;
   const mid1 = `${baseServer}/baseimages/mid1:1`;
   const mid2 = `${baseServer}/baseimages/mid2:1`;
-  const CHAIN = ['mid1task', 'mid2task', 'toptask'];
+  const CHAIN = ['mid1task', 'mid2task', 'toptask', 'leaftask'];
 
   async function createTask(name: string, from: string[], output: string, withTrigger: boolean) {
     const seed = s.stack.seed!;
@@ -115,9 +115,14 @@ describe('CASCADE_NATIVE_TRIGGERS=adopt (default)', () => {
     });
     await createTask('mid1task', [seed.baseImageRef], mid1, true);
     await createTask('mid2task', [seed.baseImageRef], mid2, false);
-    // top builds on both; its runtime base (the last declared) is mid2.
+    // top builds on both; its step names mid1, its runtime base (mid2 is a build-stage base).
     await createTask('toptask', [mid1, mid2], `${SEED.appRegistry}.azurecr.io/top:1`, true);
-    for (const name of SEED_TASKS) await enableTrigger(s, name);
+    await createTask('leaftask', [mid1], `${SEED.appRegistry}.azurecr.io/leaf:1`, false);
+    // The seed created its tasks as `az acr task create` does: the trigger is already on.
+    for (const name of SEED_TASKS) {
+      const task = await s.acr.tasks.get(SEED.resourceGroup, SEED.appRegistry, name);
+      expect(task.trigger?.baseImageTrigger).toMatchObject(CLI_TRIGGER!.baseImageTrigger!);
+    }
     for (const name of [...SEED_TASKS, ...CHAIN]) await runOnce(s, name);
     await refreshIndex(s);
   }, 240_000);
@@ -156,8 +161,20 @@ describe('CASCADE_NATIVE_TRIGGERS=adopt (default)', () => {
     expect(tasks.mid2task).toMatchObject({ wave: 1, outcome: 'succeeded' });
     expect(tasks.mid2task!.run?.adopted).toBeUndefined();
     expect(tasks.toptask).toMatchObject({ wave: 2, outcome: 'succeeded', run: { adopted: true } });
+    expect(tasks.leaftask).toMatchObject({ wave: 2, outcome: 'succeeded' });
+    expect(tasks.leaftask!.run?.adopted).toBeUndefined();
     const created = await runsPerTask(s, names, before);
     expect(created).toEqual(Object.fromEntries(names.map((n) => [n, 1])));
+    // ACR's mid1 run pushed mid1 (perhaps before the cascade adopted it): that push is the cascade's own, so no second
+    // cascade builds leaf (or top) on it.
+    const mid1Out = tasks.mid1task!.run!.outputImages.find((o) => o.startsWith(`${mid1}@`));
+    expect(mid1Out).toBeDefined();
+    await s.admin('GET', '/eventgrid/idle');
+    await waitFor('the own-push log line for the mid1 push', async () =>
+      s.logs.find((l) => l.includes(mid1Out!) && l.includes("own push (pushed by ACR's run")),
+    );
+    const mid1Cascade = await s.status(s.cascadeId('baseimages/mid1', '1'));
+    expect(mid1Cascade?.progress?.image?.digest ?? mid1Cascade?.result?.image?.digest).not.toBe(mid1Out!.split('@')[1]);
   }, 180_000);
 });
 
@@ -170,7 +187,6 @@ describe('CASCADE_NATIVE_TRIGGERS=disable', () => {
       { CASCADE_SETTLE_SECONDS: '1', CASCADE_NATIVE_TRIGGERS: 'disable' },
       RUN_MS,
     );
-    for (const name of SEED_TASKS) await enableTrigger(s, name);
     for (const name of SEED_TASKS) await runOnce(s, name);
     await refreshIndex(s);
   }, 240_000);

@@ -55,13 +55,23 @@ describe('GET/POST /api/plan', () => {
     expect(res.status).toBe(401);
   });
 
-  it('plans the seed scenario: helloworldtask and dockerhubtask rebuild in wave 1 with their identities', async () => {
+  it('plans the seed scenario: helloworldtask and dockerhubtask rebuild in wave 1 with their identities, their native runs adopted', async () => {
     const res = await call('GET', '/api/plan', { query: { image: stack.seed!.baseImageRef } });
     expect(res.status).toBe(200);
     const tasks = res.json.tasks as HttpPlannedTask[];
     expect(tasks.map((t) => t.taskName).sort()).toEqual([SEED.tasks.dockerhub, SEED.tasks.hello]);
     const h = tasks.find((t) => t.taskName === SEED.tasks.hello)!;
-    expect(h).toMatchObject({ wave: 1, decision: 'rebuild', reasons: [] });
+    expect(h).toMatchObject({ wave: 1, decision: 'rebuild' });
+    // The seed creates its tasks as `az acr task create` does, so ACR's own base-image trigger is on: the default
+    // policy (adopt) says it will adopt ACR's run, with the command that switches the trigger off.
+    expect(h.reasons).toEqual([
+      expect.objectContaining({
+        code: 'NativeTriggerEnabled',
+        severity: 'info',
+        message: expect.stringContaining('adopts'),
+        fix: `az acr task update --name ${SEED.tasks.hello} --registry ${SEED.appRegistry} --base-image-trigger-enabled false`,
+      }),
+    ]);
     expect(h.identity['mybaseregistry.azurecr.io']).toMatchObject({
       kind: 'user',
       principalId: stack.seed!.identity.principalId,

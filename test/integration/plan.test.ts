@@ -15,7 +15,7 @@ import { guidFrom } from '../../local/azure/guid.js';
 import type { Settings } from '../../src/config/settings.js';
 import type { Deps } from '../../src/activities/deps.js';
 import { createPlanActivities, INDEX_TABLE, type PlanActivities } from '../../src/activities/plan/index.js';
-import type { Plan, PlannedTask } from '../../src/activities/contracts.js';
+import type { Plan, PlannedTask } from '../../src/contracts/index.js';
 import { ROLE_IDS, repositoryReadCondition } from '../../src/domain/index.js';
 
 const TERMINAL = ['Succeeded', 'Failed', 'Canceled', 'Error', 'Timeout'];
@@ -84,6 +84,14 @@ function taskOf(plan: Plan, taskId: string): PlannedTask {
   return found;
 }
 
+/** The seed creates its tasks as `az acr task create` does: ACR's base-image trigger on (the default policy adopts). */
+const nativeTrigger = (taskName: string) =>
+  expect.objectContaining({
+    code: 'NativeTriggerEnabled',
+    severity: 'info',
+    fix: `az acr task update --name ${taskName} --registry ${SEED.appRegistry} --base-image-trigger-enabled false`,
+  });
+
 const helloId = () => seed.taskIds[SEED.tasks.hello]!;
 const dockerhubId = () => seed.taskIds[SEED.tasks.dockerhub]!;
 const baseRegistryId = () => seed.registries[SEED.baseRegistry]!;
@@ -92,7 +100,8 @@ describe('buildPlan with preflight on the seed scenario', () => {
   it('plans helloworldtask as rebuild in wave 1 with its user-assigned identity, and the run succeeds', async () => {
     const plan = await plans.buildPlan({ image: { ref: seed.baseImageRef }, preflight: true });
     const hello = taskOf(plan, helloId());
-    expect(hello).toMatchObject({ decision: 'rebuild', wave: 1, taskName: SEED.tasks.hello, reasons: [] });
+    expect(hello).toMatchObject({ decision: 'rebuild', wave: 1, taskName: SEED.tasks.hello });
+    expect(hello.reasons).toEqual([nativeTrigger(SEED.tasks.hello)]);
     expect(hello.identity['mybaseregistry.azurecr.io']).toEqual({
       kind: 'user',
       principalId: seed.identity.principalId,
@@ -105,14 +114,15 @@ describe('buildPlan with preflight on the seed scenario', () => {
     expect(await runOutcome(dockerhubId())).toMatchObject({ status: 'Succeeded' });
   });
 
-  it('skips a dependent whose recorded base digest already equals the pushed digest', async () => {
-    const plan = await plans.buildPlan({
-      image: { ref: seed.baseImageRef, digest: seed.baseDigest },
-      preflight: false,
-    });
-    const hello = taskOf(plan, helloId());
-    expect(hello.decision).toBe('skip');
-    expect(hello.reasons[0]?.code).toBe('UpToDate');
+  it("plans a dependent already built from the pushed digest when ACR's trigger may have built it, and skips it under ignore", async () => {
+    const image = { ref: seed.baseImageRef, digest: seed.baseDigest };
+    // With the trigger on, the run that recorded the digest may be ACR's own for this push: the cascade adopts it.
+    const hello = taskOf(await plans.buildPlan({ image, preflight: false }), helloId());
+    expect(hello).toMatchObject({ decision: 'rebuild', wave: 1, nativeTrigger: true, upToDate: true });
+    const ignoring = createPlanActivities({ ...deps, settings: { ...settings, nativeTriggers: 'ignore' } });
+    const skipped = taskOf(await ignoring.buildPlan({ image, preflight: false }), helloId());
+    expect(skipped.decision).toBe('skip');
+    expect(skipped.reasons[0]?.code).toBe('UpToDate');
   });
 
   it('blocks helloworldtask with MissingPullPermission and the exact fix once its AcrPull is removed, and AcrPull at the resource group makes it rebuild again', async () => {
@@ -122,12 +132,14 @@ describe('buildPlan with preflight on the seed scenario', () => {
     try {
       const blocked = taskOf(await plans.buildPlan({ image: { ref: seed.baseImageRef }, preflight: true }), helloId());
       expect(blocked.decision).toBe('blocked');
-      expect(blocked.reasons).toHaveLength(1);
-      expect(blocked.reasons[0]).toMatchObject({
-        code: 'MissingPullPermission',
-        severity: 'blocking',
-        fix: `az role assignment create --assignee ${seed.identity.principalId} --scope ${baseRegistryId()} --role acrpull`,
-      });
+      expect(blocked.reasons).toEqual([
+        nativeTrigger(SEED.tasks.hello),
+        expect.objectContaining({
+          code: 'MissingPullPermission',
+          severity: 'blocking',
+          fix: `az role assignment create --assignee ${seed.identity.principalId} --scope ${baseRegistryId()} --role acrpull`,
+        }),
+      ]);
       expect(await runOutcome(helloId())).toMatchObject({ status: 'Failed' });
 
       const ra = await authz.roleAssignments.create(rgId, guidFrom(unique('rg-acrpull')), {
@@ -137,7 +149,7 @@ describe('buildPlan with preflight on the seed scenario', () => {
       });
       rgAssignment = ra.id!;
       const again = taskOf(await plans.buildPlan({ image: { ref: seed.baseImageRef }, preflight: true }), helloId());
-      expect(again).toMatchObject({ decision: 'rebuild', reasons: [] });
+      expect(again).toMatchObject({ decision: 'rebuild', reasons: [nativeTrigger(SEED.tasks.hello)] });
       expect(await runOutcome(helloId())).toMatchObject({ status: 'Succeeded' });
     } finally {
       if (rgAssignment) await authz.roleAssignments.deleteById(rgAssignment);
@@ -165,8 +177,8 @@ describe('buildPlan with preflight on the seed scenario', () => {
       );
       expect(dockerhub.decision).toBe('blocked');
       const codes = dockerhub.reasons.map((r) => r.code);
-      expect(codes).toEqual(['KeyVaultAccessDenied', 'KeyVaultAccessDenied']);
-      expect(dockerhub.reasons[0]!.fix).toBe(
+      expect(codes).toEqual(['NativeTriggerEnabled', 'KeyVaultAccessDenied', 'KeyVaultAccessDenied']);
+      expect(dockerhub.reasons[1]!.fix).toBe(
         `az keyvault set-policy --name ${SEED.vault} --object-id ${seed.dockerhubPrincipalId} --secret-permissions get`,
       );
       expect(await runOutcome(dockerhubId())).toMatchObject({ status: 'Failed' });

@@ -14,7 +14,7 @@ import type {
   ScheduleRunInput,
   ScheduleRunOutput,
   TaskResult,
-} from '../../src/activities/contracts.js';
+} from '../../src/contracts/index.js';
 import {
   APP_REGISTRY,
   BASE_REF,
@@ -361,10 +361,75 @@ describe('rebuildTask and ACR native base-image triggers', () => {
     expect(fires).toEqual(['2024-01-01T00:00:05.000Z', '2024-01-01T00:00:10.000Z', '2024-01-01T00:00:12.000Z']);
     await d.run();
     await poll(d, ['Succeeded'], 'ca9');
+    // Once its run ended, one more look for a native run ACR started late: none.
+    d.complete(one(d.pending(), 'findNativeRun').id, native({}));
+    await d.run();
     const out = d.last?.state.output as TaskResult;
     expect(out).toMatchObject({ outcome: 'succeeded', reasons: [{ code: 'NativeRunNotFound' }] });
     expect(out.run?.adopted).toBeUndefined();
     expect(d.all.filter((s) => s.name === 'scheduleRun')).toHaveLength(1);
+  });
+
+  /** Drives the adopt window to its end (no native run), schedules `runId` and watches it to Succeeded. */
+  async function outwaitWindow(d: ReplayDriver, runId: string): Promise<void> {
+    d.complete(one((await d.run()).scheduled, 'findNativeRun').id, native({ adoptWindowSeconds: 5 }));
+    const timer = one((await d.run()).scheduled, 'timer');
+    d.advance(5).fireTimer(timer.id);
+    d.complete(one((await d.run()).scheduled, 'findNativeRun').id, native({ adoptWindowSeconds: 5 }));
+    d.complete(one((await d.run()).scheduled, 'scheduleRun').id, scheduled(runId));
+    await d.run();
+    await poll(d, ['Succeeded'], runId);
+  }
+
+  it('cancels a run ACR started after the adopt window, once its own run has ended, and reports it', async () => {
+    const d = driver(nativeInput());
+    await outwaitWindow(d, 'cb1');
+    const late = one(d.pending(), 'findNativeRun');
+    expect(late.input).toMatchObject({ task: taskId('app1'), digest: digest('a') });
+    d.complete(late.id, native({ run: { runId: 'cb2', registryId: APP_REGISTRY, status: 'Running' } }));
+    const cancel = one((await d.run()).scheduled, 'cancelRun');
+    // One run canceled; no cascadeStartedAt, so the cascade is not marked canceled.
+    expect(cancel.input as CancelRunInput).toEqual({
+      cascadeId: 'cascade-x',
+      cascadeStartedAt: '',
+      runs: [{ registryId: APP_REGISTRY, runId: 'cb2' }],
+    });
+    d.complete(cancel.id, { canceled: ['cb2'], finished: [] });
+    await d.run();
+    const out = d.last?.state.output as TaskResult;
+    expect(out).toMatchObject({
+      outcome: 'succeeded',
+      run: { runId: 'cb1' },
+      reasons: [{ code: 'NativeRunNotFound' }, { code: 'NativeRunCanceled', severity: 'warning' }],
+    });
+    expect(out.reasons[1]!.message).toContain('cb2');
+    expect(d.all.filter((s) => s.name === 'scheduleRun')).toHaveLength(1);
+  });
+
+  it('reports a second build when the run ACR started after the window had already finished', async () => {
+    const d = driver(nativeInput());
+    await outwaitWindow(d, 'cb3');
+    d.complete(
+      one(d.pending(), 'findNativeRun').id,
+      native({ run: { runId: 'cb4', registryId: APP_REGISTRY, status: 'Succeeded' } }),
+    );
+    await d.run();
+    expect(d.all.filter((s) => s.name === 'cancelRun')).toEqual([]);
+    expect(d.last?.state.output).toMatchObject({
+      outcome: 'succeeded',
+      run: { runId: 'cb3' },
+      reasons: [{ code: 'NativeRunNotFound' }, { code: 'NativeRunLate' }],
+    });
+  });
+
+  it('looks for no late native run when it adopted one or scheduled without waiting', async () => {
+    const d = driver(nativeInput());
+    d.complete(one((await d.run()).scheduled, 'findNativeRun').id, native({ willFire: false }));
+    d.complete(one((await d.run()).scheduled, 'scheduleRun').id, scheduled('cb5'));
+    await d.run();
+    await poll(d, ['Succeeded'], 'cb5');
+    expect(d.last?.state.output).toMatchObject({ outcome: 'succeeded', run: { runId: 'cb5' } });
+    expect(d.all.filter((s) => s.name === 'findNativeRun')).toHaveLength(1);
   });
 
   it('schedules at once when the trigger will not fire for this base (e.g. a build-stage base under Runtime)', async () => {
@@ -401,6 +466,36 @@ describe('rebuildTask and ACR native base-image triggers', () => {
       since: '2024-01-01T00:00:00.000Z',
       bases: ['myregistry.azurecr.io/app1:latest'],
     });
+  });
+
+  it('adopts the finished native run of a task the plan found already built from the pushed digest', async () => {
+    // ACR's run finished (and recorded the digest) before the cascade planned: planned anyway, so it is adopted.
+    const d = driver(nativeInput({ planned: { ...withTrigger, upToDate: true } }));
+    d.complete(
+      one((await d.run()).scheduled, 'findNativeRun').id,
+      native({ run: { runId: 'cab', registryId: APP_REGISTRY, status: 'Succeeded' } }),
+    );
+    const get = one((await d.run()).scheduled, 'getRun');
+    expect(get.input as GetRunInput).toMatchObject({ runId: 'cab', registryId: APP_REGISTRY });
+    d.complete(get.id, run('cab', 'Succeeded', { outputImages: ['myregistry.azurecr.io/app1:cab'] }));
+    await d.run();
+    expect(d.last?.state.output).toMatchObject({
+      outcome: 'succeeded',
+      run: { runId: 'cab', adopted: true, outputImages: ['myregistry.azurecr.io/app1:cab'] },
+      reasons: [{ code: 'NativeRunAdopted' }],
+    });
+    expect(d.all.filter((s) => s.name === 'scheduleRun' || s.kind === 'timer')).toEqual([]);
+  });
+
+  it('skips, without waiting or scheduling, a task already built from the pushed digest by a run ACR did not start', async () => {
+    const d = driver(nativeInput({ planned: { ...withTrigger, upToDate: true } }));
+    d.complete(one((await d.run()).scheduled, 'findNativeRun').id, native({}));
+    await d.run();
+    const out = d.last?.state.output as TaskResult;
+    expect(out).toMatchObject({ outcome: 'skipped', decision: 'skip', reasons: [{ code: 'UpToDate' }] });
+    expect(out.reasons[0]!.message).toContain(`${BASE_REF}@${digest('a')}`);
+    expect(out.run).toBeUndefined();
+    expect(d.all.map((s) => s.name ?? s.kind)).toEqual(['findNativeRun']);
   });
 
   it('does not look for a native run when the index saw no trigger on the task', async () => {

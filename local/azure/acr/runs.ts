@@ -1,4 +1,4 @@
-// scheduleRun (LRO answered 200 with the Queued run), runs get/list ($filter, $top, newest first)/update/cancel/
+// scheduleRun (LRO: 202 + operation status, Location = the Queued run; see operations.ts), runs get/list ($filter, $top, newest first)/update/cancel/
 // listLogSasUrl (2019-06-01-preview), and the admin routes that steer the simulation.
 import { timingSafeEqual } from 'node:crypto';
 import type { Emulator, EmuRequest } from '../core/emulator.js';
@@ -22,6 +22,7 @@ import {
   type TaskResource,
   type TaskStep,
 } from './model.js';
+import type { AsyncOperations } from './operations.js';
 import type { RunSimulator, RunSnapshot } from './simulation.js';
 
 const PAGE_SIZE = 100;
@@ -208,7 +209,7 @@ export function taskRunSnapshot(task: TaskResource): RunSnapshot {
 export const taskRunType = (task: TaskResource): string =>
   task.properties.step?.type === 'Docker' ? 'QuickBuild' : 'QuickRun';
 
-export function registerRuns(emu: Emulator, sim: RunSimulator): void {
+export function registerRuns(emu: Emulator, sim: RunSimulator, ops: AsyncOperations): void {
   const base =
     '/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.ContainerRegistry/registries/{registryName}';
 
@@ -302,7 +303,7 @@ export function registerRuns(emu: Emulator, sim: RunSimulator): void {
             `The run request type '${String(body.type)}' is invalid. Allowed values: TaskRunRequest, EncodedTaskRunRequest, DockerBuildRequest, FileTaskRunRequest.`,
           );
       }
-      return { status: 200, body: run };
+      return ops.accepted(req, registry, { status: 200, body: run }, { location: run.id });
     },
   });
 
@@ -373,9 +374,9 @@ export function registerRuns(emu: Emulator, sim: RunSimulator): void {
     apiVersions: TASK_API_VERSIONS,
     action: `${REGISTRY_TYPE}/runs/cancel/action`,
     handler: (req) => {
-      const { run } = runOf(req);
+      const { registry, run } = runOf(req);
       sim.cancel(run.id);
-      return { status: 200 };
+      return ops.accepted(req, registry, { status: 200 });
     },
   });
   emu.armRoute({

@@ -563,7 +563,7 @@ export class RunSimulator {
     if (!principal) return { kind: 'none' };
     // Legacy mode: the identity's token exchange needs registry-level pull rights; ABAC mode checks per repository.
     if (registry.properties.roleAssignmentMode !== ABAC_MODE) {
-      const ok = this.emu.authorize(principal.objectId, registry.id, { action: PULL_ACTION }).allowed;
+      const ok = this.emu.check(principal.objectId, registry.id, { action: PULL_ACTION }).allowed;
       if (!ok)
         throw fail(
           `failed to login to registry '${server}': unauthorized: the identity '${principal.clientId}' does not have permission to access the registry, visit https://aka.ms/acr/authorization for more information.`,
@@ -607,15 +607,14 @@ export class RunSimulator {
     if (login.kind === 'token') return scopeAllows(login.actions, repository, write ? 'content/write' : 'content/read');
     if (login.kind === 'none') return !write && registry.properties.anonymousPullEnabled;
     if (registry.properties.roleAssignmentMode === ABAC_MODE) {
-      return this.emu.authorize(
+      return this.emu.check(
         login.principal.objectId,
         registry.id,
         { dataAction: write ? CONTENT_WRITE : CONTENT_READ },
         { [REPOSITORY_ATTRIBUTE]: repository },
       ).allowed;
     }
-    return this.emu.authorize(login.principal.objectId, registry.id, { action: write ? PUSH_ACTION : PULL_ACTION })
-      .allowed;
+    return this.emu.check(login.principal.objectId, registry.id, { action: write ? PUSH_ACTION : PULL_ACTION }).allowed;
   }
 
   private pull(own: RegistryResource, snap: RunSnapshot, ref: ImageRef, logins: Map<string, Login>): string {

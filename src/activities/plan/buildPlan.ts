@@ -12,7 +12,7 @@ import {
   type Plan as DomainPlan,
 } from '../../domain/index.js';
 import type { ArmAdapters } from '../../azure/adapters.js';
-import type { BuildPlanInput, Plan, PlannedBase, PlannedTask } from '../contracts.js';
+import type { BuildPlanInput, Plan, PlannedBase, PlannedTask } from '../../contracts/index.js';
 import type { Deps } from '../deps.js';
 import type { IndexSnapshot } from './indexStore.js';
 import { identityOf, preflightTasks } from './preflight.js';
@@ -27,6 +27,10 @@ function basesOf(node: GraphTask): PlannedBase[] {
   return node.bases.map((b) => ({ ref: b.ref, why: b.why, ...(b.digest ? { digest: b.digest } : {}) }));
 }
 
+function nativeOn(index: IndexSnapshot, key: string): boolean {
+  return index.tasks.get(key)?.info.nativeTrigger?.status === 'Enabled';
+}
+
 export async function buildPlan(
   deps: Deps,
   arm: ArmAdapters,
@@ -34,6 +38,7 @@ export async function buildPlan(
   input: BuildPlanInput,
 ): Promise<Plan> {
   const g = index.graph();
+  const upToDate = new Set<string>();
   let domain: DomainPlan;
   let image: Plan['image'];
   if (input.image) {
@@ -42,7 +47,18 @@ export async function buildPlan(
     if (digest !== undefined && !isDigest(digest)) {
       throw new TypeError(`image.digest: '${digest}' is not sha256:<64 lower-case hex>`);
     }
-    domain = planPush(g, { ref: formatImageRef(parsed), digest: digest ?? NO_DIGEST });
+    // A task ACR's own trigger may already have rebuilt for this push is planned, so its run is found and adopted.
+    domain = planPush(
+      g,
+      { ref: formatImageRef(parsed), digest: digest ?? NO_DIGEST },
+      {
+        planIfUpToDate: (k) => {
+          const native = deps.settings.nativeTriggers !== 'ignore' && nativeOn(index, k);
+          if (native) upToDate.add(k);
+          return native;
+        },
+      },
+    );
     image = { ref: formatImageRef({ ...parsed, digest: undefined }), ...(digest ? { digest } : {}) };
     if (parsed.tag === undefined) image.ref = formatImageRef(parsed);
   } else if (input.tasks) {
@@ -81,11 +97,13 @@ export async function buildPlan(
           ),
         ],
         outputImages: node.outputs.map((o) => o.ref),
+        triggers: t.triggers,
       };
       if (stored) planned.timeoutSeconds = stored.info.timeoutSeconds;
       const native = stored?.info.nativeTrigger;
       if (native?.status === 'Enabled') {
         planned.nativeTrigger = true;
+        if (upToDate.has(key)) planned.upToDate = true;
         const ref = { id: t.taskId, name: t.taskName, registryId: t.registryId };
         planned.reasons.push(reasonBuilders.nativeTriggerEnabled(ref, native.type, deps.settings.nativeTriggers));
       }

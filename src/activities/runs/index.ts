@@ -28,8 +28,9 @@ import {
   type RunRef,
   type ScheduleRunInput,
   type ScheduleRunOutput,
-} from '../contracts.js';
+} from '../../contracts/index.js';
 import type { Deps } from '../deps.js';
+import { formatLine, recordOf } from '../../telemetry/log.js';
 import { DEDUPE_TABLE, DedupeStore, type ClaimEntity, type OutputRow } from './dedupeStore.js';
 import { RunWatcher } from './watcher.js';
 
@@ -117,7 +118,12 @@ function outputRepository(ref: string): string | undefined {
   return p ? `${p.loginServer}/${p.repository}` : undefined;
 }
 
-export function createRunActivities(deps: Deps): RunActivities {
+export interface RunActivitiesOptions {
+  /** A push by ACR's own run in a cascade's chain (activities/nativeTriggers): also the cascade's own push. */
+  nativeChainPush?: (image: IsOwnPushInput['image']) => Promise<IsOwnPushOutput>;
+}
+
+export function createRunActivities(deps: Deps, options: RunActivitiesOptions = {}): RunActivities {
   const store = new DedupeStore(deps.clients.table(DEDUPE_TABLE));
   const iso = () => deps.now().toISOString();
 
@@ -224,7 +230,12 @@ export function createRunActivities(deps: Deps): RunActivities {
         const row = claim.existing;
         if (row.runId) {
           const info = runInfoOf(await getRunRaw({ registryId: row.registryId, runId: row.runId }), row.registryId);
-          deps.log(`scheduleRun ${addr.taskName} attempt ${input.attempt}: already scheduled as ${row.runId}`);
+          deps.log(
+            formatLine(
+              `scheduleRun ${addr.taskName} attempt ${input.attempt}: already scheduled as ${row.runId}`,
+              recordOf('run.deduplicated', { runId: row.runId }, { attempt: input.attempt }),
+            ),
+          );
           return {
             kind: 'scheduled',
             runId: row.runId,
@@ -238,7 +249,12 @@ export function createRunActivities(deps: Deps): RunActivities {
         if (found?.runId) {
           await store.recordRun(partitionKey, rowKey, found.runId, iso());
           await recordOutputs(input, addr.registryId, found.runId, iso());
-          deps.log(`scheduleRun ${addr.taskName} attempt ${input.attempt}: adopted run ${found.runId}`);
+          deps.log(
+            formatLine(
+              `scheduleRun ${addr.taskName} attempt ${input.attempt}: adopted run ${found.runId}`,
+              recordOf('run.recovered', { runId: found.runId }, { attempt: input.attempt }),
+            ),
+          );
           return {
             kind: 'scheduled',
             runId: found.runId,
@@ -268,7 +284,12 @@ export function createRunActivities(deps: Deps): RunActivities {
       const permit = await deps.clients.writePacer.acquire(addr.subscriptionId);
       if (permit.kind === 'throttled') {
         await store.release(partitionKey, rowKey, etag);
-        deps.log(`scheduleRun ${addr.taskName}: write bucket empty; retry after ${permit.retryAfterSeconds}s`);
+        deps.log(
+          formatLine(
+            `scheduleRun ${addr.taskName}: write bucket empty; retry after ${permit.retryAfterSeconds}s`,
+            recordOf('arm.throttled', {}, { source: 'pacer', retryAfterSeconds: permit.retryAfterSeconds }),
+          ),
+        );
         return { kind: 'throttled', retryAfterSeconds: permit.retryAfterSeconds };
       }
       let run: Run;
@@ -282,7 +303,13 @@ export function createRunActivities(deps: Deps): RunActivities {
         if (code === 429) {
           await store.release(partitionKey, rowKey, etag);
           const retryAfterSeconds = retryAfterOf(err);
-          deps.log(`scheduleRun ${addr.taskName}: throttled by ARM; retry after ${retryAfterSeconds}s`);
+          deps.log(
+            formatLine(
+              `scheduleRun ${addr.taskName}: throttled by ARM; retry after ${retryAfterSeconds}s`,
+              // the 429 itself is logged as arm.throttled by the write pacer's pipeline policy
+              recordOf('run.deferred', {}, { source: 'arm', retryAfterSeconds }),
+            ),
+          );
           return { kind: 'throttled', retryAfterSeconds };
         }
         if (code !== undefined && code >= 400 && code < 500 && code !== 408) {
@@ -298,7 +325,13 @@ export function createRunActivities(deps: Deps): RunActivities {
       const at = iso();
       await store.recordRun(partitionKey, rowKey, runId, at);
       await recordOutputs(input, addr.registryId, runId, at);
-      deps.log(`scheduleRun ${addr.taskName} attempt ${input.attempt}: run ${runId}`);
+      // The pacer's in-process wait for the write bucket counts as a throttling wait too (the KQL sums both).
+      deps.log(
+        formatLine(
+          `scheduleRun ${addr.taskName} attempt ${input.attempt}: run ${runId}`,
+          recordOf('run.scheduled', { runId }, { attempt: input.attempt, pacerWaitMs: permit.waitedMs }),
+        ),
+      );
       return {
         kind: 'scheduled',
         runId,
@@ -356,7 +389,9 @@ export function createRunActivities(deps: Deps): RunActivities {
       const repository = repositoryKey(image);
       const since = new Date(deps.now().getTime() - OWN_PUSH_WINDOW_HOURS * 3600_000).toISOString();
       const candidates = await store.listOutputs(repository, since);
-      if (candidates.length === 0) return { own: false, reason: `no run of ours pushes to ${repository}` };
+      // Not (yet) a run the cascade scheduled or adopted: it may be ACR's own run in a cascade's chain.
+      const orNative = async (no: IsOwnPushOutput) => (await options.nativeChainPush?.(input.image)) ?? no;
+      if (candidates.length === 0) return orNative({ own: false, reason: `no run of ours pushes to ${repository}` });
       const manifest = `${image.repository}@${input.image.digest}`;
       for (const c of candidates.slice(0, 5)) {
         let info: RunInfo;
@@ -374,7 +409,7 @@ export function createRunActivities(deps: Deps): RunActivities {
           return { own: true, reason: `our run ${c.runId} of ${c.task} is building ${repository}`, runId: c.runId };
         }
       }
-      return { own: false, reason: `no recent run of ours produced ${repository}@${input.image.digest}` };
+      return orNative({ own: false, reason: `no recent run of ours produced ${repository}@${input.image.digest}` });
     },
 
     async admitPush(instanceId, image) {

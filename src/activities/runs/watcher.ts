@@ -6,7 +6,7 @@
 // `runs.get`, so the answer is never wrong, only sometimes one read dearer. The listing lives only in memory and only
 // for a short while: the orchestration's state (which run, which attempt) stays durable; this is a read cache.
 import type { Run } from '@azure/arm-containerregistry';
-import type { RunRef, RunWatchSlot } from '../contracts.js';
+import type { RunRef, RunWatchSlot } from '../../contracts/index.js';
 
 /** How long a slot's listing answers late callers of that slot (the polls of one slot arrive within seconds). */
 export const SLOT_KEEP_MS = 120_000;
