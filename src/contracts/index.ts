@@ -152,6 +152,10 @@ export interface RefreshIndexInput {
   trigger: 'timer' | 'http' | 'plan';
   /** At most this many `tasks.getDetails` reads in one activity call (the orchestration calls again while pending). */
   maxDetailReads?: number;
+  /** Tasks to re-read in full (`tasks.getDetails`) whatever the masked list says (POST /api/index/refresh). */
+  tasks?: string[];
+  /** Registries whose every task is re-read in full. */
+  registries?: string[];
 }
 
 export interface RefreshIndexOutput {

@@ -33,6 +33,7 @@ import {
 import { callActivity, tryCallActivity } from './calls.js';
 import { nativeRunOrSchedule, settleLateNativeRun } from './nativeTrigger.js';
 import { nextPollAt, watchGridSeconds, watchSlot } from './runWatch.js';
+import { replaySafeLogger } from '../telemetry/log.js';
 
 /** Default wait for a freshly created role assignment to reach the data plane. */
 export const REMEDIATION_WAIT_SECONDS = 30;
@@ -65,9 +66,10 @@ export function* rebuildTask(context: OrchestrationContext): Generator<Task, Tas
   const input = context.df.getInput() as RebuildTaskInput;
   const p = input.planned;
   const who = { taskName: p.taskName, registryId: p.registryId };
-  const log = (message: string) => {
-    if (!context.df.isReplaying) context.log(`[rebuildTask ${p.taskName}] ${message}`);
-  };
+  // Replay-safe records carrying the cascade, the task and (once there is one) the run.
+  const taskLog = replaySafeLogger(context, { cascadeId: input.cascadeId, taskId: p.task });
+  const log = (message: string, runId?: string) =>
+    (runId ? taskLog.with({ runId }) : taskLog).info('task.progress', `[rebuildTask ${p.taskName}] ${message}`);
   const status: RebuildTaskStatus = { task: p.task, attempt: 1, phase: 'scheduling' };
   const show = (patch: Partial<RebuildTaskStatus>) => {
     Object.assign(status, patch);
@@ -170,7 +172,7 @@ export function* rebuildTask(context: OrchestrationContext): Generator<Task, Tas
       : scheduled.deduplicated
         ? ' (already scheduled: adopted)'
         : '';
-    log(`run ${scheduled.runId}${how} ${scheduled.status}`);
+    log(`run ${scheduled.runId}${how} ${scheduled.status}`, scheduled.runId);
     show({ phase: 'watching', runId: scheduled.runId, status: scheduled.status });
 
     // 3. Watch: durable timers, backoff from pollInitialSeconds doubling up to pollMaxSeconds, bounded; each poll on
@@ -224,11 +226,11 @@ export function* rebuildTask(context: OrchestrationContext): Generator<Task, Tas
     const failure = runFailed(who, info.runId, info.status, info.runErrorMessage);
     const recheck = yield* preflightAgain();
     if (recheck?.decision === 'blocked') {
-      log(`run ${info.runId} ${info.status}; preflight now blocks the task`);
+      log(`run ${info.runId} ${info.status}; preflight now blocks the task`, info.runId);
       return done('blocked', [...recheck.reasons, failure], { run, remediated });
     }
     if (attempt < attempts) {
-      log(`run ${info.runId} ${info.status}; retrying once (attempt ${attempt + 1})`);
+      log(`run ${info.runId} ${info.status}; retrying once (attempt ${attempt + 1})`, info.runId);
       continue;
     }
     return done('failed', [...warnings, failure], { run, remediated });

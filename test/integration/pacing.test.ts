@@ -10,7 +10,7 @@ import { createAzureClients } from '../../src/azure/clients.js';
 import { TableWriteBudget } from '../../src/azure/writeBudget.js';
 import { WritePacer } from '../../src/azure/writePacer.js';
 import { createRunActivities, type RunActivities } from '../../src/activities/runs/index.js';
-import type { ScheduleRunInput } from '../../src/activities/contracts.js';
+import type { ScheduleRunInput } from '../../src/contracts/index.js';
 
 let harness: AppHarness;
 let counter = 0;
