@@ -1,6 +1,6 @@
 // Builds an emulator with every service module registered. Tests and the local stack both start it from here.
 import { join } from 'node:path';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { Emulator, type EmulatorOptions } from './core/emulator.js';
 import { registerAdmin } from './core/admin.js';
 import { DEFAULT_TLS_DIR, ensureTls } from './core/tls.js';
@@ -118,5 +118,7 @@ export function describeStack(emu: Emulator, tlsDir = DEFAULT_TLS_DIR): StackDes
 
 export function writeStackFile(path: string, desc: StackDescription): void {
   mkdirSync(join(path, '..'), { recursive: true });
-  writeFileSync(path, JSON.stringify(desc, null, 2) + '\n');
+  // Owner-only: it carries the identity header and (from the stack) the function keys. chmod covers an old file.
+  writeFileSync(path, JSON.stringify(desc, null, 2) + '\n', { mode: 0o600 });
+  chmodSync(path, 0o600);
 }

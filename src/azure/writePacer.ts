@@ -4,6 +4,8 @@
 // on a 429 until its Retry-After has passed, and make callers wait for a token (or tell them how long to wait).
 // One pacer per AzureClients (one credential = one principal), i.e. one per worker process in production.
 import type { ContainerRegistryManagementClientOptionalParams } from '@azure/arm-containerregistry';
+import { invocationLog } from '../telemetry/invocation.js';
+import { formatLine, recordOf } from '../telemetry/log.js';
 
 /** ARM's per-principal subscription write bucket. */
 export const WRITE_BURST = 200;
@@ -165,6 +167,16 @@ export function observeArmResponse(
 ): void {
   const sub = subscriptionOfUrl(request.url);
   if (!sub) return;
+  if (response.status === 429) {
+    // Every 429 the SDK sees (it retries them itself) is one throttling wait in the telemetry.
+    const wait = retryAfterSecondsOf((n) => response.headers.get(n)) ?? 0;
+    invocationLog(
+      formatLine(
+        `ARM answered 429 to ${request.method}; retry after ${wait}s`,
+        recordOf('arm.throttled', {}, { source: 'arm', method: request.method.toUpperCase(), retryAfterSeconds: wait }),
+      ),
+    );
+  }
   const remaining = response.headers.get(REMAINING_WRITES_HEADER);
   if (remaining !== undefined && remaining.trim() !== '') {
     pacer.observeRemaining(sub, Number(remaining));

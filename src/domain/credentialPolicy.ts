@@ -64,11 +64,26 @@ export interface SecretHealth {
   reason?: Reason;
 }
 
+const SECONDS_PER_DAY = 86400;
+
+/** Unix seconds of a clock reading — every health and preflight decision of one call takes `now` from one reading. */
+export function unixSeconds(date: Date): number {
+  return Math.floor(date.getTime() / 1000);
+}
+
+/**
+ * Whole days left until `expiresOn` (unix seconds), floored: 0 on the last day, negative once expired. The one
+ * definition of "days left" — health, preflight reasons, rotation messages and reports all use it.
+ */
+export function daysLeft(expiresOn: number, now: number): number {
+  return Math.floor((expiresOn - now) / SECONDS_PER_DAY);
+}
+
 export function secretHealth(input: SecretHealthInput): SecretHealth {
   const { props, now, use } = input;
-  const daysLeft = props?.expiresOn !== undefined ? Math.floor((props.expiresOn - now) / 86400) : undefined;
+  const left = props?.expiresOn !== undefined ? daysLeft(props.expiresOn, now) : undefined;
   const withDays = (h: SecretHealth): SecretHealth => {
-    if (daysLeft !== undefined) h.daysLeft = daysLeft;
+    if (left !== undefined) h.daysLeft = left;
     if (h.reason?.fix !== undefined) h.fix = h.reason.fix;
     return h;
   };
@@ -90,10 +105,11 @@ export function secretHealth(input: SecretHealthInput): SecretHealth {
       ...(u ? { reason: secretVersionOutdated(u, latest, input.role ?? 'password') } : {}),
     });
   }
-  if (props.expiresOn !== undefined && props.expiresOn - now < input.warningDays * 86400) {
+  // Expiring = fewer whole days left than the warning window (same rule as the days shown).
+  if (props.expiresOn !== undefined && left !== undefined && left < input.warningDays) {
     return withDays({
       status: 'expiring',
-      ...(u ? { reason: secretExpiring(u, props.expiresOn, daysLeft as number) } : {}),
+      ...(u ? { reason: secretExpiring(u, props.expiresOn, left) } : {}),
     });
   }
   return withDays({ status: 'healthy' });

@@ -13,6 +13,7 @@ export * from './keyVaultAccess.js';
 export * from './identity.js';
 export type {
   LoopEdge,
+  NamedIdentity,
   Reason,
   ReasonCode,
   RoleAssignmentRemediation,
@@ -28,3 +29,4 @@ export * from './preflight.js';
 export * from './credentialPolicy.js';
 export * from './events.js';
 export * from './settle.js';
+export * from './intake.js';

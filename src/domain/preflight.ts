@@ -10,6 +10,7 @@ import { canPull } from './rbac.js';
 import {
   keyVaultAccessDenied,
   missingPullPermission,
+  type NamedIdentity,
   missingRegistryCredential,
   type Reason,
   registryNotManaged,
@@ -46,6 +47,8 @@ export interface PreflightInput {
   secrets: Record<string, SecretProperties>;
   /** Latest enabled version by secretKey(versionless reference), to flag pinned versions that fell behind. */
   latestVersions?: Record<string, string>;
+  /** User-assigned identity resources acr-cascade can see, to name the one an unknown client id belongs to. */
+  identities?: readonly NamedIdentity[];
   /** Unix seconds. */
   now: number;
   warningDays: number;
@@ -87,6 +90,12 @@ export function preflightTask(input: PreflightInput): PreflightResult {
   const latest = rekey(input.latestVersions ?? {}, secretKey);
   const creds = new Map<string, TaskCredential>(task.credentials.map((c) => [normalizeLoginServer(c.loginServer), c]));
   const ownLoginServer = normalizeLoginServer(task.loginServer);
+  const identityFix = (ls: string, r: Extract<ReturnType<typeof resolveIdentity>, { ok: false }>): Reason => {
+    const named = r.value
+      ? input.identities?.find((i) => i.clientId.toLowerCase() === r.value?.toLowerCase())
+      : undefined;
+    return unknownIdentity(task, ls, r.problem, r.value, named);
+  };
 
   if (task.status === 'Disabled') reasons.push(taskDisabled(task));
 
@@ -147,7 +156,7 @@ export function preflightTask(input: PreflightInput): PreflightResult {
     const who = resolved.get(ls);
     if (!who) {
       const r = resolveIdentity(task, cred.identity);
-      if (!r.ok) reasons.push(unknownIdentity(task, ls, r.problem, r.value));
+      if (!r.ok) reasons.push(identityFix(ls, r));
       continue;
     }
     // Legacy mode is registry-wide: one evaluation answers for every repository.
@@ -161,7 +170,7 @@ export function preflightTask(input: PreflightInput): PreflightResult {
         assignments: input.assignments,
         definitions: input.definitions,
       });
-      if (!d.allowed) reasons.push(missingPullPermission(task, registry, repository, who, d.considered));
+      if (!d.allowed) reasons.push(missingPullPermission(task, registry, repository, who, d.considered, d.nearMiss));
     }
   }
 
@@ -172,7 +181,7 @@ export function preflightTask(input: PreflightInput): PreflightResult {
     const who = resolved.get(ls);
     if (!who) {
       const r = resolveIdentity(task, cred.identity);
-      if (!r.ok) reasons.push(unknownIdentity(task, ls, r.problem, r.value));
+      if (!r.ok) reasons.push(identityFix(ls, r));
       continue;
     }
     for (const { role, ref } of used) {

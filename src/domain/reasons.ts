@@ -6,6 +6,7 @@ import { SYSTEM_IDENTITY, vaultNameFromUrl } from './credentials.js';
 import { describeIdentity, type ResolvedIdentity, suggestedIdentity } from './identity.js';
 import { DOCKER_HUB } from './imageRef.js';
 import { secretScope } from './resourceId.js';
+import type { NearMiss } from './rbac.js';
 import type { RegistryInfo, SecretRef, TaskInfo, VaultInfo } from './types.js';
 
 export type ReasonCode =
@@ -161,30 +162,71 @@ export function missingRegistryCredential(task: TaskRef, loginServer: string): R
   );
 }
 
+/** A user-assigned identity resource found for a client id the task does not have attached. */
+export interface NamedIdentity {
+  resourceId: string;
+  clientId: string;
+}
+
+/**
+ * Alternative fixes as one pasteable text: each alternative is a `# …` comment line followed by its command(s).
+ * One alternative is printed bare.
+ */
+function alternatives(options: { label: string; commands: string }[]): string {
+  if (options.length === 1) return (options[0] as { commands: string }).commands;
+  return options.map((o, i) => `# ${i === 0 ? '' : 'or '}${o.label}:\n${o.commands}`).join('\n');
+}
+
 export function unknownIdentity(
   task: TaskRef,
   loginServer: string,
   problem: 'noIdentity' | 'noSystemIdentity' | 'unknownClientId',
   value?: string,
+  /** unknownClientId: the identity resource with that client id, when acr-cascade found it. */
+  named?: NamedIdentity,
 ): Reason {
   const update = (id: string): string =>
     `az acr task credential update ${taskArgs(task)} --login-server ${q(loginServer)} --use-identity ${q(id)}`;
   const use = suggestedIdentity(task);
+  const useAttached = use
+    ? [
+        {
+          label: `use ${use === SYSTEM_IDENTITY ? 'the system-assigned identity' : `the attached identity ${use}`}`,
+          commands: update(use),
+        },
+      ]
+    : [];
   let message: string;
   let fix: string;
   if (problem === 'noSystemIdentity') {
     message = `The credential of ${taskWords(task)} for ${loginServer} uses [system], but the task has no system-assigned identity.`;
-    fix = `az acr task identity assign ${taskArgs(task)}`;
+    fix = alternatives([
+      { label: 'give the task a system-assigned identity', commands: `az acr task identity assign ${taskArgs(task)}` },
+      ...useAttached.filter(() => use !== SYSTEM_IDENTITY),
+    ]);
   } else if (problem === 'unknownClientId') {
-    message = `The credential of ${taskWords(task)} for ${loginServer} uses client id ${value}, which is not a user-assigned identity of the task.`;
-    fix = use
-      ? update(use)
-      : `az acr task identity assign ${taskArgs(task)} --identities <resource id of the identity with client id ${value}>`;
+    const identityName = named ? nameOf(named.resourceId) : undefined;
+    message = `The credential of ${taskWords(task)} for ${loginServer} uses client id ${value}, which is not a user-assigned identity of the task${
+      identityName ? ` (it is identity '${identityName}', ${named?.resourceId})` : ''
+    }.`;
+    fix = alternatives([
+      {
+        label: `attach ${identityName ? `identity '${identityName}'` : `the identity with client id ${value}`} to the task`,
+        commands: `az acr task identity assign ${taskArgs(task)} --identities ${
+          named ? q(named.resourceId) : `<resource id of the identity with client id ${value}>`
+        }`,
+      },
+      ...useAttached,
+    ]);
   } else {
     message = `The credential of ${taskWords(task)} for ${loginServer} reads Key Vault secrets but names no identity to read them with.`;
     fix = use ? update(use) : `az acr task identity assign ${taskArgs(task)}\n${update(SYSTEM_IDENTITY)}`;
   }
   return reason('UnknownIdentity', 'blocking', message, fix);
+}
+
+function nearMissWords(nearMiss: NearMiss | undefined): string {
+  return nearMiss ? ` Closest: assignment ${nameOf(nearMiss.assignmentId)}: ${nearMiss.why}.` : '';
 }
 
 export function missingPullPermission(
@@ -193,6 +235,7 @@ export function missingPullPermission(
   repository: string,
   identity: ResolvedIdentity,
   considered: number,
+  nearMiss?: NearMiss,
 ): Reason {
   const abac = registry.roleAssignmentMode === 'AbacRepositoryPermissions';
   const condition = abac ? repositoryReadCondition(repository) : undefined;
@@ -205,7 +248,7 @@ export function missingPullPermission(
   const r = reason(
     'MissingPullPermission',
     'blocking',
-    `${cap(describeIdentity(identity))}, used by ${taskWords(task)} for ${registry.loginServer}, cannot pull '${repository}': ${why} (${considered} assignment${considered === 1 ? '' : 's'} considered).`,
+    `${cap(describeIdentity(identity))}, used by ${taskWords(task)} for ${registry.loginServer}, cannot pull '${repository}': ${why} (${considered} assignment${considered === 1 ? '' : 's'} considered).${nearMissWords(nearMiss)}`,
     fix,
   );
   r.remediation = {
@@ -228,6 +271,7 @@ export function loginCannotPull(
   registry: RegistryInfo,
   identity: ResolvedIdentity,
   considered: number,
+  nearMiss?: NearMiss,
 ): Reason {
   const abac = registry.roleAssignmentMode === 'AbacRepositoryPermissions';
   const role = abac ? 'Container Registry Repository Reader' : 'acrpull';
@@ -237,7 +281,7 @@ export function loginCannotPull(
   return reason(
     'MissingPullPermission',
     'blocking',
-    `${cap(describeIdentity(identity))}, the login of ${taskWords(task)} to ${registry.loginServer}, cannot pull from it: ${why} (${considered} assignment${considered === 1 ? '' : 's'} considered).`,
+    `${cap(describeIdentity(identity))}, the login of ${taskWords(task)} to ${registry.loginServer}, cannot pull from it: ${why} (${considered} assignment${considered === 1 ? '' : 's'} considered).${nearMissWords(nearMiss)}`,
     `az role assignment create --assignee ${identity.principalId} --scope ${q(registry.id)} --role ${q(role)}`,
   );
 }

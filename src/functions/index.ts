@@ -8,3 +8,5 @@ import './rebuilds.js'; // /api/rebuilds: start, list, status, cancel
 import './nativeTriggers.js'; // activities for ACR's own base-image triggers (CASCADE_NATIVE_TRIGGERS)
 import './credentials.js'; // onVaultEvent, credential timer, /api/credentials, credential orchestration
 import './retention.js'; // daily purge of ended instances and history rows (CASCADE_HISTORY_RETENTION_DAYS)
+import './views.js'; // /api/rebuilds/{id}/tasks, /api/index/tasks: per-task live view of a cascade, index listing
+import './dashboard.js'; // /api/dashboard: the web dashboard (built from web/ into dist/web)

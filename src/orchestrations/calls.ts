@@ -6,7 +6,8 @@
 // loop lives here, in orchestrator code, with the documented public API only (callActivity, createTimer, the
 // TaskFailedError it throws). Fan-out is bounded: windows of Task.all, each at most `limit` wide.
 import { TaskFailedError, type OrchestrationContext, type Task } from 'durable-functions';
-import type { ActivityContracts, ActivityName } from '../activities/contracts.js';
+import type { ActivityContracts, ActivityName } from '../contracts/index.js';
+import { replaySafeLogger, type LogDimensions } from '../telemetry/log.js';
 
 export interface RetryPolicy {
   /** Attempts in all, the first included (1 = no retry). */
@@ -64,6 +65,18 @@ const plainWait: Waiter = function* (task) {
 export interface CallOptions {
   policy?: RetryPolicy;
   wait?: Waiter;
+  /**
+   * Correlation ids the activity's log lines carry (and the retry lines here): sent as the input's `log` field,
+   * which the activity hook reads (src/telemetry/dimensions.ts). Only for inputs whose contract names none.
+   */
+  dims?: LogDimensions;
+}
+
+/** The input as sent: with `log` attached when the caller names ids (and the input is an object). */
+export function withLogDimensions<T>(input: T, dims: LogDimensions | undefined): T {
+  if (!dims || Object.keys(dims).length === 0) return input;
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) return input;
+  return { ...input, log: dims };
 }
 
 /** Calls activity `name` under the failure policy; throws the last failure when it is deterministic or retries end. */
@@ -75,17 +88,18 @@ export function* callActivity<N extends ActivityName>(
 ): Generator<Task, ActivityContracts[N]['output'], unknown> {
   const policy = options.policy ?? TRANSIENT_RETRY;
   const wait = options.wait ?? plainWait;
+  const sent = withLogDimensions(input, options.dims);
   for (let attempt = 1; ; attempt++) {
     try {
-      return (yield* wait(context.df.callActivity(name, input))) as ActivityContracts[N]['output'];
+      return (yield* wait(context.df.callActivity(name, sent))) as ActivityContracts[N]['output'];
     } catch (err) {
       const delay = isDeterministicFailure(err) ? undefined : retryDelayMs(policy, attempt);
       if (delay === undefined) throw err;
-      if (!context.df.isReplaying) {
-        context.log(
-          `${name} failed (attempt ${attempt}/${policy.attempts}), retrying in ${delay} ms: ${failureMessage(err)}`,
-        );
-      }
+      replaySafeLogger(context, options.dims).warn(
+        'activity.retry',
+        `${name} failed (attempt ${attempt}/${policy.attempts}), retrying in ${delay} ms: ${failureMessage(err)}`,
+        { activity: name, attempt, delayMs: delay },
+      );
       yield* wait(context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + delay)));
     }
   }
@@ -101,7 +115,11 @@ export function* tryCallActivity<N extends ActivityName>(
   try {
     return yield* callActivity(context, name, input, options);
   } catch (err) {
-    if (!context.df.isReplaying) context.log(`${name} failed, carrying on without it: ${failureMessage(err)}`);
+    replaySafeLogger(context, options.dims).warn(
+      'activity.skipped',
+      `${name} failed, carrying on without it: ${failureMessage(err)}`,
+      { activity: name },
+    );
     return undefined;
   }
 }
@@ -117,6 +135,7 @@ export function* callActivities<N extends ActivityName>(
   inputs: readonly ActivityContracts[N]['input'][],
   limit = MAX_FAN_OUT,
   policy: RetryPolicy = TRANSIENT_RETRY,
+  dims?: LogDimensions,
 ): Generator<Task, ActivityContracts[N]['output'][], unknown> {
   if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`callActivities: limit must be >= 1 (got ${limit})`);
   const out: ActivityContracts[N]['output'][] = [];
@@ -124,17 +143,17 @@ export function* callActivities<N extends ActivityName>(
     const window = inputs.slice(i, i + limit);
     for (let attempt = 1; ; attempt++) {
       try {
-        const tasks = window.map((input) => context.df.callActivity(name, input));
+        const tasks = window.map((input) => context.df.callActivity(name, withLogDimensions(input, dims)));
         out.push(...((yield context.df.Task.all(tasks)) as ActivityContracts[N]['output'][]));
         break;
       } catch (err) {
         const delay = isDeterministicFailure(err) ? undefined : retryDelayMs(policy, attempt);
         if (delay === undefined) throw err;
-        if (!context.df.isReplaying) {
-          context.log(
-            `${name} window failed (attempt ${attempt}/${policy.attempts}), retrying: ${failureMessage(err)}`,
-          );
-        }
+        replaySafeLogger(context, dims).warn(
+          'activity.retry',
+          `${name} window failed (attempt ${attempt}/${policy.attempts}), retrying: ${failureMessage(err)}`,
+          { activity: name, attempt },
+        );
         yield context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + delay));
       }
     }

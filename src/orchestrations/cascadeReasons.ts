@@ -1,7 +1,7 @@
 // Reasons the cascade adds to the domain's: why a planned task did not run or did not succeed. Pure; the wording
 // names the task and, where a person can act, says what to do.
 // contracts.js is the SDK-free names/types module orchestrators may use; the lint pattern targets activity code.
-import type { CascadeReason, RunStatus } from '../activities/contracts.js';
+import type { CascadeReason, RunStatus } from '../contracts/index.js';
 
 interface TaskWords {
   taskName: string;

@@ -20,8 +20,9 @@ import {
   type RefreshCredentialOutput,
   type RotateCredentialInput,
   type RotateCredentialOutput,
-} from '../activities/contracts.js';
-import { ONE_ATTEMPT, callActivities, callActivity, tryCallActivity } from './calls.js';
+} from '../contracts/index.js';
+import { MAX_FAN_OUT, ONE_ATTEMPT, TRANSIENT_RETRY, callActivities, callActivity, tryCallActivity } from './calls.js';
+import { replaySafeLogger, type LogDimensions } from '../telemetry/log.js';
 
 /** Credentials per checkCredentials call, and calls in flight at once. */
 export const CHECK_BATCH_SIZE = 25;
@@ -266,13 +267,21 @@ function* checkAll(
   refs: readonly CredentialRef[],
   warningDays: number,
   progress: CredentialCheckProgress,
+  dims: LogDimensions,
 ): Generator<Task, CredentialHealth[], unknown> {
   const out: CredentialHealth[] = [];
   const batches = chunk(refs, CHECK_BATCH_SIZE);
   // Checks are reads: a window that fails transiently is checked again whole.
   for (let i = 0; i < batches.length; i += MAX_PARALLEL_CHECKS) {
     const group = batches.slice(i, i + MAX_PARALLEL_CHECKS).map((credentials) => ({ credentials, warningDays }));
-    const results = yield* callActivities(context, ActivityNames.checkCredentials, group, MAX_PARALLEL_CHECKS);
+    const results = yield* callActivities(
+      context,
+      ActivityNames.checkCredentials,
+      group,
+      MAX_PARALLEL_CHECKS,
+      TRANSIENT_RETRY,
+      dims,
+    );
     for (const r of results) out.push(...r);
     progress.checked = out.length;
     context.df.setCustomStatus(progress);
@@ -283,14 +292,16 @@ function* checkAll(
 export const credentialCheck: OrchestrationHandler = function* (context: OrchestrationContext) {
   const input = context.df.getInput() as CredentialCheckInput;
   const checkId = input.checkId ?? context.df.instanceId;
+  // Every line of the check and of its activities carries its checkId.
+  const dims: LogDimensions = { checkId };
   const startedAt = context.df.currentUtcDateTime.toISOString();
   const progress: CredentialCheckProgress = { phase: 'inventory', credentials: 0, checked: 0 };
   context.df.setCustomStatus(progress);
 
-  const inventory = yield* callActivity(context, ActivityNames.inventoryCredentials, { scope: input.scope });
+  const inventory = yield* callActivity(context, ActivityNames.inventoryCredentials, { scope: input.scope }, { dims });
   progress.phase = 'health';
   progress.credentials = inventory.credentials.length;
-  let health: CredentialHealth[] = yield* checkAll(context, inventory.credentials, input.warningDays, progress);
+  let health: CredentialHealth[] = yield* checkAll(context, inventory.credentials, input.warningDays, progress, dims);
 
   const planned = planActions(health, input.warningDays);
   const rotations: RotateCredentialOutput[] = [];
@@ -300,7 +311,7 @@ export const credentialCheck: OrchestrationHandler = function* (context: Orchest
     // One at a time: two secrets can name the same token, and each rotation regenerates one of its slots. Never
     // retried: a rotation whose answer was lost may have regenerated a slot already (the recheck shows the outcome).
     for (const r of planned.rotations) {
-      rotations.push(yield* callActivity(context, ActivityNames.rotateCredential, r, { policy: ONE_ATTEMPT }));
+      rotations.push(yield* callActivity(context, ActivityNames.rotateCredential, r, { policy: ONE_ATTEMPT, dims }));
     }
   }
   let refreshes: RefreshCredentialOutput[] = [];
@@ -308,14 +319,21 @@ export const credentialCheck: OrchestrationHandler = function* (context: Orchest
     progress.phase = 'refresh';
     context.df.setCustomStatus(progress);
     // Each refresh re-checks the task before it changes it, so a window may be retried whole.
-    refreshes = yield* callActivities(context, ActivityNames.refreshCredential, planned.refreshes);
+    refreshes = yield* callActivities(
+      context,
+      ActivityNames.refreshCredential,
+      planned.refreshes,
+      MAX_FAN_OUT,
+      TRANSIENT_RETRY,
+      dims,
+    );
   }
   if (rotations.length || refreshes.length) {
     const applied = applyOutcomes(health, rotations, refreshes);
     health = applied.health;
     if (applied.recheck.length) {
       progress.phase = 'recheck';
-      const fresh: CredentialHealth[] = yield* checkAll(context, applied.recheck, input.warningDays, progress);
+      const fresh: CredentialHealth[] = yield* checkAll(context, applied.recheck, input.warningDays, progress, dims);
       health = mergeRecheck(health, fresh);
     }
   }
@@ -339,7 +357,7 @@ export const credentialCheck: OrchestrationHandler = function* (context: Orchest
     progress.phase = 'notify';
     context.df.setCustomStatus(progress);
     // Best effort: the verdicts are recorded and returned either way.
-    yield* tryCallActivity(context, ActivityNames.publishNotifications, { notifications });
+    yield* tryCallActivity(context, ActivityNames.publishNotifications, { notifications }, { dims });
   }
 
   progress.phase = 'done';
@@ -356,10 +374,10 @@ export const credentialCheck: OrchestrationHandler = function* (context: Orchest
     ...(refreshes.length ? { refreshes } : {}),
     ...(inventory.errors.length ? { errors: inventory.errors } : {}),
   };
-  if (!context.df.isReplaying) {
-    context.log(
-      `credentialCheck ${checkId} (${input.trigger}, ${input.scope.kind}): ${health.length} credential(s) ${JSON.stringify(result.totals)}`,
-    );
-  }
+  replaySafeLogger(context, dims).info(
+    'credentialCheck.completed',
+    `credentialCheck ${checkId} (${input.trigger}, ${input.scope.kind}): ${health.length} credential(s) ${JSON.stringify(result.totals)}`,
+    { trigger: input.trigger, scope: input.scope.kind, credentials: health.length },
+  );
   return result;
 };

@@ -16,7 +16,7 @@ import {
   type FindNativeRunInput,
   type FindNativeRunOutput,
   type RebuildTaskInput,
-} from '../activities/contracts.js';
+} from '../contracts/index.js';
 import { callActivity, tryCallActivity } from './calls.js';
 import {
   nativeRunAdopted,

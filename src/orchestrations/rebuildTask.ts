@@ -21,7 +21,7 @@ import {
   type ScheduleRunOutput,
   type TaskOutcome,
   type TaskResult,
-} from '../activities/contracts.js';
+} from '../contracts/index.js';
 import {
   remediationFailed,
   runCanceled,

@@ -4,8 +4,9 @@
 import type { OrchestrationContext, OrchestrationHandler } from 'durable-functions';
 // contracts.js is SDK-free by design (architecture.md); the lint pattern '../activities/*' is meant for activity
 // implementations — reported to the coordinator (exempt contracts.js in eslint.config.mjs, then drop this line).
-import { ActivityNames, type RefreshIndexInput, type RefreshIndexOutput } from '../activities/contracts.js';
+import { ActivityNames, type RefreshIndexInput, type RefreshIndexOutput } from '../contracts/index.js';
 import { callActivity } from './calls.js';
+import { replaySafeLogger } from '../telemetry/log.js';
 
 export const REFRESH_INDEX_INSTANCE_ID = 'acr-cascade-index-refresh';
 /** Bounds the loop (each round reads up to maxDetailReads task details); the next timer run continues. */
@@ -47,11 +48,11 @@ export const refreshIndexOrchestration: OrchestrationHandler = function* (contex
     const resume = new Date(context.df.currentUtcDateTime.getTime() + ROUND_PAUSE_SECONDS * 1000);
     yield context.df.createTimer(resume);
   }
-  if (!context.df.isReplaying) {
-    context.log(
-      `refreshIndexOrchestration: ${rounds} round(s), ${total?.tasks ?? 0} tasks, ${total?.armReads ?? 0} ARM reads`,
-    );
-  }
+  replaySafeLogger(context).info(
+    'index.refreshed',
+    `refreshIndexOrchestration: ${rounds} round(s), ${total?.tasks ?? 0} tasks, ${total?.armReads ?? 0} ARM reads`,
+    { trigger: input.trigger, rounds, tasks: total?.tasks ?? 0, armReads: total?.armReads ?? 0 },
+  );
   const output: RefreshIndexOrchestrationOutput = { rounds, result: total as RefreshIndexOutput };
   return output;
 };

@@ -39,11 +39,22 @@ export interface Logger {
 export type LogTarget = Pick<InvocationContext, 'info' | 'warn' | 'error'>;
 
 const MAX_VALUE = 300;
-const DIMENSIONS: readonly (keyof LogDimensions)[] = ['cascadeId', 'taskId', 'runId', 'eventId', 'checkId'];
+/** The dimension names, in record order. */
+export const DIMENSIONS: readonly (keyof LogDimensions)[] = ['cascadeId', 'taskId', 'runId', 'eventId', 'checkId'];
 const TAIL = ' {"event":';
 
 function cap(v: string | number | boolean): string | number | boolean {
   return typeof v === 'string' && v.length > MAX_VALUE ? `${v.slice(0, MAX_VALUE)}…` : v;
+}
+
+/** The dimensions `from` names (non-empty strings only; anything else is ignored, never an error). */
+export function pickDimensions(from: Record<string, unknown>): LogDimensions {
+  const dims: LogDimensions = {};
+  for (const k of DIMENSIONS) {
+    const v = from[k];
+    if (typeof v === 'string' && v !== '') dims[k] = v;
+  }
+  return dims;
 }
 
 /** The JSON record of a line (exported for the formatter's tests and for readers of host logs). */

@@ -152,7 +152,8 @@ describe('scheduleRun and the run simulation', () => {
   it('queues a run, then runs it to Succeeded on real timers, pushing the output and recording the base digest', async () => {
     const task = await createTask(app.name, helloTask(viaUai()));
     events.length = 0;
-    await t.admin('PUT', '/acr/runs/config', { durationMs: 100 });
+    // Long enough to still be Queued after scheduleRun's 202, its status poll and the final GET of the run.
+    await t.admin('PUT', '/acr/runs/config', { durationMs: 500 });
     const queued = await schedule(app.name, task.id);
     await t.admin('PUT', '/acr/runs/config', { durationMs: 1000 });
     expect(queued).toMatchObject({ status: 'Queued', task: task.name, provisioningState: 'Succeeded' });
@@ -569,6 +570,68 @@ describe('runs: list, cancel, logs, fail-next', () => {
       statusCode: 404,
       code: 'ResourceNotFound',
     });
+  });
+});
+
+describe('runs: the batched watch query and the run-duration mix', () => {
+  const listIds = async (registryName: string, filter: string) => {
+    const out: string[] = [];
+    for await (const r of client.runs.list(RG, registryName, { filter })) out.push(r.runId!);
+    return out;
+  };
+
+  it('lists the runs still in flight plus those finished since a time in one query, refusing not', async () => {
+    const registryName = (await registry(unique('watchreg'))).name;
+    const task = await createTask(registryName, helloTask(viaUai()), 'watched');
+    const early = (await schedule(registryName, task.id)).runId!;
+    await finished(registryName, early);
+    const since = new Date(t.emu.nowMs()).toISOString();
+    await t.admin('POST', '/clock/advance', { seconds: 5 });
+    const done = (await schedule(registryName, task.id)).runId!;
+    await finished(registryName, done);
+    await t.admin('PUT', '/acr/runs/config', { durationMs: 100_000 });
+    const inFlight = (await schedule(registryName, task.id)).runId!;
+    await t.admin('PUT', '/acr/runs/config', { durationMs: 1000 });
+    const watch = `Status eq 'Queued' or Status eq 'Started' or Status eq 'Running' or FinishTime ge ${since}`;
+    // The early run finished before `since`: only the caller that missed it falls back to runs.get.
+    expect(await listIds(registryName, watch)).toEqual([inFlight, done]);
+    await expect(listIds(registryName, `not (Status eq 'Running')`)).rejects.toMatchObject({
+      statusCode: 400,
+      code: 'BadRequest',
+    });
+    await client.runs.beginCancelAndWait(RG, registryName, inFlight);
+  });
+
+  it('gives each run a duration between durationMs and durationMaxMs, fixed per run', async () => {
+    const registryName = (await registry(unique('mixreg'))).name;
+    const task = await createTask(registryName, helloTask(viaUai()), 'mixed');
+    const set = await t.admin('PUT', '/acr/runs/config', { durationMs: 20_000, durationMaxMs: 120_000 });
+    expect(set.status).toBe(200);
+    expect(await set.json()).toEqual({ durationMs: 20_000, durationMaxMs: 120_000 });
+    try {
+      const runs = await Promise.all(Array.from({ length: 12 }, () => schedule(registryName, task.id)));
+      // Step the emulator clock 10 s at a time and note when each run is first seen finished.
+      const doneAt = new Map<string, number>();
+      for (let elapsed = 10; elapsed <= 130; elapsed += 10) {
+        await t.admin('POST', '/clock/advance', { seconds: 10 });
+        for (const r of runs) {
+          if (doneAt.has(r.runId!)) continue;
+          if ((await client.runs.get(RG, registryName, r.runId!)).status === 'Succeeded') doneAt.set(r.runId!, elapsed);
+        }
+      }
+      const steps = [...doneAt.values()];
+      expect(steps).toHaveLength(runs.length);
+      for (const s of steps) {
+        expect(s).toBeGreaterThanOrEqual(20);
+        expect(s).toBeLessThanOrEqual(130);
+      }
+      expect(new Set(steps).size).toBeGreaterThanOrEqual(4);
+      const refused = await t.admin('PUT', '/acr/runs/config', { durationMs: 5000, durationMaxMs: 10 });
+      expect(refused.status).toBe(400);
+    } finally {
+      await t.admin('PUT', '/acr/runs/config', { durationMs: 1000 });
+    }
+    expect(await (await t.admin('GET', '/acr/runs/config')).json()).toEqual({ durationMs: 1000, durationMaxMs: 1000 });
   });
 });
 

@@ -16,7 +16,7 @@ import {
   tokenOf,
   type RunActivities,
 } from '../../src/activities/runs/index.js';
-import type { PushedImage, ScheduleRunInput } from '../../src/activities/contracts.js';
+import type { PushedImage, ScheduleRunInput } from '../../src/contracts/index.js';
 
 const TERMINAL = ['Succeeded', 'Failed', 'Canceled', 'Error', 'Timeout'];
 let counter = 0;

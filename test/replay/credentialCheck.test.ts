@@ -17,7 +17,7 @@ import type {
   RefreshCredentialOutput,
   RotateCredentialInput,
   RotateCredentialOutput,
-} from '../../src/activities/contracts.js';
+} from '../../src/contracts/index.js';
 
 const SUB = '00000000-0000-0000-0000-000000000001';
 const REG = `/subscriptions/${SUB}/resourceGroups/rg/providers/Microsoft.ContainerRegistry/registries/myregistry`;
@@ -61,6 +61,9 @@ function only(scheduled: Scheduled[], name: string): Scheduled {
   return scheduled[0] as Scheduled;
 }
 
+/** What every activity input of check `check-1` carries for its log lines. */
+const LOG = { log: { checkId: 'check-1' } };
+
 function onlyTimer(scheduled: Scheduled[]): Scheduled {
   expect(scheduled.map((s) => s.kind)).toEqual(['timer']);
   return scheduled[0] as Scheduled;
@@ -71,7 +74,7 @@ async function throughHealth(input: CredentialCheckInput, refs: CredentialRef[],
   const d = new ReplayDriver(credentialCheck as never, input, { instanceId: 'check-1' });
   const inv = only((await d.run()).scheduled, 'inventoryCredentials');
   const check = only((await d.complete(inv.id, inventory(refs)).run()).scheduled, 'checkCredentials');
-  expect(check.input).toEqual({ credentials: refs, warningDays: input.warningDays });
+  expect(check.input).toEqual({ credentials: refs, warningDays: input.warningDays, ...LOG });
   const next = await d.complete(check.id, health).run();
   return { d, next };
 }
@@ -143,6 +146,7 @@ describe('credentialCheck orchestration', () => {
       loginServer: 'mybaseregistry.azurecr.io',
       credentials: [tokenPass],
       warningDays: 30,
+      ...LOG,
     } satisfies RotateCredentialInput);
     const rotated: RotateCredentialOutput = {
       secret: `${VAULT}/secrets/basetokenpassword`,
@@ -157,7 +161,7 @@ describe('credentialCheck orchestration', () => {
       steps: ['generated password2', 'stored as version v2', 'verified', 'revoked password1'],
     };
     const recheck = only((await d.complete(rotate.id, rotated).run()).scheduled, 'checkCredentials');
-    expect(recheck.input).toEqual({ credentials: [tokenPass], warningDays: 30 });
+    expect(recheck.input).toEqual({ credentials: [tokenPass], warningDays: 30, ...LOG });
     const record = only(
       (await d.complete(recheck.id, [healthy(tokenPass, { daysLeft: 90, rotatable: true, version: 'v2' })]).run())
         .scheduled,
@@ -234,6 +238,7 @@ describe('credentialCheck orchestration', () => {
     expect(refresh.input).toEqual({
       task: task('dockerhubtask'),
       credentials: [{ loginServer: 'docker.io', field: 'password', secret: pinned.secret }],
+      ...LOG,
     } satisfies RefreshCredentialInput);
     const refreshed: RefreshCredentialOutput = {
       task: task('dockerhubtask'),
@@ -245,6 +250,7 @@ describe('credentialCheck orchestration', () => {
     expect(recheck.input).toEqual({
       credentials: [{ ...hubPass, secret: `${VAULT}/secrets/Password` }],
       warningDays: 30,
+      ...LOG,
     });
     const record = only(
       (await d.complete(recheck.id, [healthy({ ...hubPass, secret: `${VAULT}/secrets/Password` })]).run()).scheduled,
@@ -266,9 +272,10 @@ describe('credentialCheck orchestration', () => {
       trigger: 'event',
       warningDays: 30,
     };
-    const d = new ReplayDriver(credentialCheck as never, input);
+    const d = new ReplayDriver(credentialCheck as never, input, { instanceId: 'check-1' });
     const inv = only((await d.run()).scheduled, 'inventoryCredentials');
-    expect(inv.input).toEqual({ scope: { kind: 'secret', vaultUrl: VAULT, name: 'Password' } });
+    // The check's id rides along as `log` so the activity's log lines carry it (src/telemetry/dimensions.ts).
+    expect(inv.input).toEqual({ scope: { kind: 'secret', vaultUrl: VAULT, name: 'Password' }, ...LOG });
     const check = only((await d.complete(inv.id, inventory([hubPass])).run()).scheduled, 'checkCredentials');
     expect((check.input as { credentials: CredentialRef[] }).credentials).toEqual([hubPass]);
   });

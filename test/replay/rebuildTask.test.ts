@@ -14,7 +14,7 @@ import type {
   ScheduleRunInput,
   ScheduleRunOutput,
   TaskResult,
-} from '../../src/activities/contracts.js';
+} from '../../src/contracts/index.js';
 import {
   APP_REGISTRY,
   BASE_REF,

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { logger, parseLine, replaySafeLogger, type LogTarget } from '../../src/telemetry/log.js';
+import { formatLine, logger, parseLine, recordOf, replaySafeLogger, type LogTarget } from '../../src/telemetry/log.js';
+import { dimensionsOfInput } from '../../src/telemetry/dimensions.js';
+import { invocationDimensions, invocationLog, runInInvocation } from '../../src/telemetry/invocation.js';
+import { withLogDimensions } from '../../src/orchestrations/calls.js';
 
 function sink(): LogTarget & { lines: [string, string][] } {
   const lines: [string, string][] = [];
@@ -54,5 +57,49 @@ describe('structured log', () => {
   it('returns undefined for a line it did not write', () => {
     expect(parseLine('plain text')).toBeUndefined();
     expect(parseLine('text {"event": broken')).toBeUndefined();
+  });
+});
+
+describe('invocation dimensions', () => {
+  it('reads the ids an activity input names, its own fields over the caller-attached `log`', () => {
+    expect(
+      dimensionsOfInput({
+        cascadeId: 'c1',
+        task: '/subscriptions/s/tasks/t',
+        attempt: 1,
+        log: { cascadeId: 'ignored', eventId: 'ev', runId: 42 },
+      }),
+    ).toEqual({ cascadeId: 'c1', taskId: '/subscriptions/s/tasks/t', eventId: 'ev' });
+    expect(dimensionsOfInput({ taskId: 'explicit', task: 'arm-id' })).toEqual({ taskId: 'explicit' });
+    expect(dimensionsOfInput(['c1'])).toEqual({});
+    expect(dimensionsOfInput(null)).toEqual({});
+    expect(dimensionsOfInput('cascadeId')).toEqual({});
+  });
+
+  it('turns an activity line into a record with the invocation ids, keeping a record line own ids and facts', () => {
+    const s = sink();
+    const ctx = { ...s, functionName: 'scheduleRun' };
+    runInInvocation(
+      ctx,
+      () => {
+        invocationLog('plain text');
+        invocationLog(formatLine('run r1', recordOf('run.scheduled', { runId: 'r1', taskId: 'own' }, { attempt: 2 })));
+      },
+      { cascadeId: 'c1', taskId: 'from-input' },
+    );
+    expect(s.lines.map(([, l]) => parseLine(l))).toEqual([
+      { event: 'scheduleRun', cascadeId: 'c1', taskId: 'from-input' },
+      { event: 'run.scheduled', cascadeId: 'c1', taskId: 'own', runId: 'r1', attempt: 2 },
+    ]);
+    expect(s.lines[1]![1]).toMatch(/^run r1 \{"event":"run.scheduled"/);
+    expect(invocationDimensions()).toEqual({});
+  });
+
+  it('attaches `log` ids to an object input only when the caller names some', () => {
+    const input = { task: 't' };
+    expect(withLogDimensions(input, undefined)).toBe(input);
+    expect(withLogDimensions(input, {})).toBe(input);
+    expect(withLogDimensions(input, { cascadeId: 'c' })).toEqual({ task: 't', log: { cascadeId: 'c' } });
+    expect(withLogDimensions(['a'], { cascadeId: 'c' })).toEqual(['a']);
   });
 });

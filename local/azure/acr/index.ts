@@ -3,6 +3,7 @@
 import type { Emulator } from '../core/emulator.js';
 import { registerBaseImageTriggers } from './baseImageTriggers.js';
 import { OciStore, registerOci } from './oci.js';
+import { AsyncOperations, registerOperations } from './operations.js';
 import { regKey } from './model.js';
 import { registerRegistries } from './registries.js';
 import { registerRuns } from './runs.js';
@@ -15,7 +16,9 @@ export { BASE_IMAGES_TAG, DEFAULT_DURATION_MS } from './simulation.js';
 export function registerAcr(emu: Emulator): void {
   const data = new OciStore(emu);
   const sim = new RunSimulator(emu);
+  const ops = new AsyncOperations(emu);
   registerOci(emu, data);
+  registerOperations(emu, ops);
   registerRegistries(emu, {
     onCreating: (name) => data.dropRegistry(regKey(name)),
     onDeleted(registry) {
@@ -25,8 +28,8 @@ export function registerAcr(emu: Emulator): void {
       data.dropRegistry(regKey(registry.name));
     },
   });
-  registerTokens(emu);
-  registerTasks(emu, { onDeleted: (task) => sim.dropTask(task) });
-  registerRuns(emu, sim);
+  registerTokens(emu, ops);
+  registerTasks(emu, { onDeleted: (task) => sim.dropTask(task) }, ops);
+  registerRuns(emu, sim, ops);
   registerBaseImageTriggers(emu, sim);
 }

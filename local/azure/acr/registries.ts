@@ -112,8 +112,14 @@ export function registerRegistries(emu: Emulator, hooks: RegistryHooks): void {
     }
   });
 
+  // A registry the caller may not read is left out of a list, not refused: only the reads it was granted are logged.
   const visible = (req: EmuRequest, list: RegistryResource[]) =>
-    list.filter((r) => emu.authorize(req.caller!.objectId, r.id, { action: `${REGISTRY_TYPE}/read` }).allowed);
+    list.filter((r) => {
+      const need = { action: `${REGISTRY_TYPE}/read` };
+      const allowed = emu.authorize(req.caller!.objectId, r.id, need).allowed;
+      if (allowed) emu.recordAccess(req.caller!.objectId, r.id, need, true);
+      return allowed;
+    });
 
   emu.armRoute({
     op: 'registries.list',

@@ -1,4 +1,4 @@
-// scheduleRun (LRO answered 200 with the Queued run), runs get/list ($filter, $top, newest first)/update/cancel/
+// scheduleRun (LRO: 202 + operation status, Location = the Queued run; see operations.ts), runs get/list ($filter, $top, newest first)/update/cancel/
 // listLogSasUrl (2019-06-01-preview), and the admin routes that steer the simulation.
 import { timingSafeEqual } from 'node:crypto';
 import type { Emulator, EmuRequest } from '../core/emulator.js';
@@ -22,6 +22,7 @@ import {
   type TaskResource,
   type TaskStep,
 } from './model.js';
+import type { AsyncOperations } from './operations.js';
 import type { RunSimulator, RunSnapshot } from './simulation.js';
 
 const PAGE_SIZE = 100;
@@ -74,7 +75,7 @@ const FIELDS: Record<string, (r: RunResource) => Value> = {
 };
 const DATE_FIELDS = ['createtime', 'finishtime', 'starttime'];
 
-/** OData subset of `RunFilter`: `eq ne gt ge lt le`, `contains(Field, 'x')`, `and`, `or`, `not`, parentheses. */
+/** OData subset of `RunFilter`: `eq ne gt ge lt le`, `contains(Field, 'x')`, `and`, `or`, parentheses (no `not`). */
 export function parseRunFilter(filter: string): Pred {
   const toks: string[] = [];
   const rx = /\s*('(?:[^']|'')*'|datetime'[^']*'|\(|\)|,|[^\s(),]+)/gy;
@@ -137,11 +138,9 @@ export function parseRunFilter(filter: string): Pred {
     if (toks[pos++] !== t) throw bad(`Invalid $filter '${filter}': expected '${t}'.`);
   };
   const factor = (): Pred => {
-    if (peek() === 'not') {
-      pos++;
-      const inner = factor();
-      return (r) => !inner(r);
-    }
+    if (peek() === 'not')
+      // The 2019-06-01-preview spec: "All logical operators except 'Not', 'Has', 'All' are allowed."
+      throw bad(`Invalid $filter '${filter}': the logical operator 'not' is not supported.`);
     if (peek() === '(') {
       pos++;
       const inner = expr();
@@ -210,7 +209,7 @@ export function taskRunSnapshot(task: TaskResource): RunSnapshot {
 export const taskRunType = (task: TaskResource): string =>
   task.properties.step?.type === 'Docker' ? 'QuickBuild' : 'QuickRun';
 
-export function registerRuns(emu: Emulator, sim: RunSimulator): void {
+export function registerRuns(emu: Emulator, sim: RunSimulator, ops: AsyncOperations): void {
   const base =
     '/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.ContainerRegistry/registries/{registryName}';
 
@@ -304,7 +303,7 @@ export function registerRuns(emu: Emulator, sim: RunSimulator): void {
             `The run request type '${String(body.type)}' is invalid. Allowed values: TaskRunRequest, EncodedTaskRunRequest, DockerBuildRequest, FileTaskRunRequest.`,
           );
       }
-      return { status: 200, body: run };
+      return ops.accepted(req, registry, { status: 200, body: run }, { location: run.id });
     },
   });
 
@@ -375,9 +374,9 @@ export function registerRuns(emu: Emulator, sim: RunSimulator): void {
     apiVersions: TASK_API_VERSIONS,
     action: `${REGISTRY_TYPE}/runs/cancel/action`,
     handler: (req) => {
-      const { run } = runOf(req);
+      const { registry, run } = runOf(req);
       sim.cancel(run.id);
-      return { status: 200 };
+      return ops.accepted(req, registry, { status: 200 });
     },
   });
   emu.armRoute({
@@ -400,23 +399,25 @@ export function registerRuns(emu: Emulator, sim: RunSimulator): void {
     method: 'PUT',
     path: '/acr/runs/config',
     handler: (req) => {
-      const body = req.json<{ durationMs?: unknown }>() ?? {};
-      if (
-        typeof body.durationMs !== 'number' ||
-        !Number.isFinite(body.durationMs) ||
-        body.durationMs < 0 ||
-        body.durationMs > 3_600_000
-      )
-        throw bad('durationMs must be a number of milliseconds between 0 and 3600000');
-      sim.durationMs = body.durationMs;
-      return { status: 200, body: { durationMs: sim.durationMs } };
+      const body = req.json<{ durationMs?: unknown; durationMaxMs?: unknown }>() ?? {};
+      const ms = (field: string, v: unknown) => {
+        if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > 3_600_000)
+          throw bad(`${field} must be a number of milliseconds between 0 and 3600000`);
+        return v;
+      };
+      const min = ms('durationMs', body.durationMs);
+      const max = body.durationMaxMs === undefined ? undefined : ms('durationMaxMs', body.durationMaxMs);
+      if (max !== undefined && max < min) throw bad('durationMaxMs must not be less than durationMs');
+      sim.durationMs = min;
+      if (max !== undefined) sim.durationMaxMs = max;
+      return { status: 200, body: { durationMs: sim.durationMs, durationMaxMs: sim.durationMaxMs } };
     },
   });
   emu.adminRoute({
     op: 'admin.acr.runs.config.get',
     method: 'GET',
     path: '/acr/runs/config',
-    handler: () => ({ status: 200, body: { durationMs: sim.durationMs } }),
+    handler: () => ({ status: 200, body: { durationMs: sim.durationMs, durationMaxMs: sim.durationMaxMs } }),
   });
   emu.adminRoute({
     op: 'admin.acr.tasks.failNext',

@@ -129,7 +129,25 @@ export class RunSimulator {
   }
   set durationMs(ms: number) {
     this.config.set('durationMs', ms);
+    this.config.delete('durationMaxMs');
     this.emu.store.changed();
+  }
+  /** Longest run; runs last between durationMs and this (fixed per run id), so a cascade sees a realistic mix. */
+  get durationMaxMs(): number {
+    const v = this.config.get('durationMaxMs');
+    return typeof v === 'number' ? Math.max(v, this.durationMs) : this.durationMs;
+  }
+  set durationMaxMs(ms: number) {
+    this.config.set('durationMaxMs', ms);
+    this.emu.store.changed();
+  }
+  /** Duration of one run: uniform in [durationMs, durationMaxMs], from a hash of its id (reproducible). */
+  private durationOf(runArmId: string): number {
+    const min = this.durationMs;
+    const span = this.durationMaxMs - min;
+    if (span <= 0) return min;
+    const h = createHash('sha256').update(key(runArmId)).digest().readUInt32BE(0);
+    return min + (h % (span + 1));
   }
 
   /** Per-state key for signing log links (a SAS stand-in). */
@@ -187,7 +205,7 @@ export class RunSimulator {
   ): RunResource {
     const { runId, seq } = this.nextRunId(registry);
     const now = this.emu.nowMs();
-    const duration = this.durationMs;
+    const duration = this.durationOf(`${registry.id}/runs/${runId}`);
     const timesOut = duration > snapshot.timeout * 1000;
     const total = timesOut ? snapshot.timeout * 1000 : duration;
     const run: RunResource = {
@@ -545,7 +563,7 @@ export class RunSimulator {
     if (!principal) return { kind: 'none' };
     // Legacy mode: the identity's token exchange needs registry-level pull rights; ABAC mode checks per repository.
     if (registry.properties.roleAssignmentMode !== ABAC_MODE) {
-      const ok = this.emu.authorize(principal.objectId, registry.id, { action: PULL_ACTION }).allowed;
+      const ok = this.emu.check(principal.objectId, registry.id, { action: PULL_ACTION }).allowed;
       if (!ok)
         throw fail(
           `failed to login to registry '${server}': unauthorized: the identity '${principal.clientId}' does not have permission to access the registry, visit https://aka.ms/acr/authorization for more information.`,
@@ -589,15 +607,14 @@ export class RunSimulator {
     if (login.kind === 'token') return scopeAllows(login.actions, repository, write ? 'content/write' : 'content/read');
     if (login.kind === 'none') return !write && registry.properties.anonymousPullEnabled;
     if (registry.properties.roleAssignmentMode === ABAC_MODE) {
-      return this.emu.authorize(
+      return this.emu.check(
         login.principal.objectId,
         registry.id,
         { dataAction: write ? CONTENT_WRITE : CONTENT_READ },
         { [REPOSITORY_ATTRIBUTE]: repository },
       ).allowed;
     }
-    return this.emu.authorize(login.principal.objectId, registry.id, { action: write ? PUSH_ACTION : PULL_ACTION })
-      .allowed;
+    return this.emu.check(login.principal.objectId, registry.id, { action: write ? PUSH_ACTION : PULL_ACTION }).allowed;
   }
 
   private pull(own: RegistryResource, snap: RunSnapshot, ref: ImageRef, logins: Map<string, Login>): string {

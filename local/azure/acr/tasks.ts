@@ -2,6 +2,7 @@
 // Tasks are stored unmasked; GET/PUT/PATCH/list answers are masked as contracts 1.4 describes, listDetails is not.
 import type { Emulator, EmuRequest } from '../core/emulator.js';
 import { acr } from './errors.js';
+import type { AsyncOperations } from './operations.js';
 import { applyIdentity, dropIdentity, presentIdentity } from './identity.js';
 import {
   REGISTRY_TYPE,
@@ -357,7 +358,7 @@ export interface TaskHooks {
   onDeleted(task: TaskResource): void;
 }
 
-export function registerTasks(emu: Emulator, hooks: TaskHooks): void {
+export function registerTasks(emu: Emulator, hooks: TaskHooks, ops: AsyncOperations): void {
   const base =
     '/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.ContainerRegistry/registries/{registryName}/tasks';
   const taskOf = (req: EmuRequest) => {
@@ -467,7 +468,8 @@ export function registerTasks(emu: Emulator, hooks: TaskHooks): void {
       if (identity) task.identity = identity;
       else delete task.identity;
       emu.store.putResource(task);
-      return { status: 200, body: maskTask(emu, task) };
+      // Async: the client reads the task back from the request URL once the operation has succeeded.
+      return ops.accepted(req, registry, { status: 200, body: maskTask(emu, task) });
     },
   });
   emu.armRoute({

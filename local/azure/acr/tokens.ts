@@ -5,6 +5,7 @@ import type { Emulator, EmuRequest } from '../core/emulator.js';
 import { arm } from '../core/errors.js';
 import { key } from '../core/state.js';
 import { acr } from './errors.js';
+import type { AsyncOperations } from './operations.js';
 import {
   REGISTRY_API_VERSIONS,
   REGISTRY_TYPE,
@@ -155,7 +156,7 @@ function parseExpiry(v: unknown): string | undefined {
   return new Date(Date.parse(v)).toISOString();
 }
 
-export function registerTokens(emu: Emulator): void {
+export function registerTokens(emu: Emulator, ops: AsyncOperations): void {
   const base =
     '/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.ContainerRegistry/registries/{registryName}';
 
@@ -413,7 +414,9 @@ export function registerTokens(emu: Emulator): void {
       passwords(emu).set(key(token.id), secrets);
       token.properties.credentials = { certificates: [], passwords: publicPasswords(secrets) };
       emu.store.putResource(token);
-      return { status: 200, body: { username: token.name, passwords: issued } };
+      const result = { username: token.name, passwords: issued };
+      // final-state-via location: the passwords are read from the operation's Location once it has succeeded.
+      return ops.accepted(req, registry, { status: 200, body: result }, { result });
     },
   });
 }

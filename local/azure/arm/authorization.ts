@@ -1,7 +1,7 @@
 // Microsoft.Authorization 2022-04-01: role assignments (extension resources at any supported scope) and role
 // definitions (built-ins from core/roles.ts plus custom roles). Evaluation itself lives in core/rbac.ts.
 import type { Emulator, EmuRequest } from '../core/emulator.js';
-import { arm, armError, type Reply } from '../core/errors.js';
+import { EmulatorError, arm, armError, type Reply } from '../core/errors.js';
 import type { Principal } from '../core/identity.js';
 import {
   findRoleDefinition,
@@ -572,7 +572,7 @@ export function registerAuthorization(emu: Emulator): void {
       for (const a of assignableScopes) {
         parseScope(a, req);
         // Defining a role for a scope needs the right at that scope, not only where the PUT was sent.
-        const decision = emu.authorize(req.caller!.objectId, a, { action: `${ROLE_DEFINITION_TYPE}/write` });
+        const decision = emu.check(req.caller!.objectId, a, { action: `${ROLE_DEFINITION_TYPE}/write` });
         if (!decision.allowed)
           throw arm.forbidden(req.caller!.clientId, req.caller!.objectId, `${ROLE_DEFINITION_TYPE}/write`, a);
       }
@@ -608,6 +608,31 @@ export function registerAuthorization(emu: Emulator): void {
       emu.store.putResource(res);
       // The SDK accepts only 201 here, for creates and updates alike.
       return { status: 201, body: presentDefinition(emu, { ...res.properties, name: guid }, false) };
+    },
+  });
+
+  // Emulator-only: every access decision made for a principal's requests (RBAC actions and data actions, Key Vault
+  // access-policy permissions), so tests can compare what a principal used with what it was granted.
+  emu.adminRoute({
+    op: 'admin.access.list',
+    method: 'GET',
+    path: '/access',
+    handler: (req) => {
+      const principalId = req.q('principalId');
+      if (principalId !== undefined && !GUID_RX.test(principalId))
+        throw new EmulatorError(400, {
+          error: { code: 'BadRequest', message: 'principalId must be an object id (GUID)' },
+        });
+      return { status: 200, body: { value: emu.accessRecords(principalId) } };
+    },
+  });
+  emu.adminRoute({
+    op: 'admin.access.reset',
+    method: 'DELETE',
+    path: '/access',
+    handler: () => {
+      emu.resetAccessLog();
+      return { status: 204 };
     },
   });
 

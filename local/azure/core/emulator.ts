@@ -107,6 +107,22 @@ export interface Services {
   };
 }
 
+/**
+ * One kind of access a principal was checked for at one scope: an RBAC action or data action, or a Key Vault
+ * access-policy permission (`secrets/list`). The access log keeps one entry per principal, access and scope.
+ */
+export type Access = Need | { accessPolicy: string };
+
+export interface AccessRecord {
+  principalId: string;
+  scope: string;
+  action?: string;
+  dataAction?: string;
+  accessPolicy?: string;
+  allowed: boolean;
+  count: number;
+}
+
 export interface EmulatorOptions {
   tls: TlsMaterial;
   tenantId?: string;
@@ -230,8 +246,32 @@ export class Emulator {
   }
 
   // RBAC ---------------------------------------------------------------------------------------------------------
+  /** Evaluates RBAC without recording anything (probes, tests). Requests go through `check`. */
   authorize(principalId: string, scope: string, need: Need, attributes?: Record<string, string>) {
     return authorize(this.store, principalId, scope, need, attributes);
+  }
+  /** `authorize` for a request a principal made: the decision goes into the access log. */
+  check(principalId: string, scope: string, need: Need, attributes?: Record<string, string>) {
+    const decision = this.authorize(principalId, scope, need, attributes);
+    this.recordAccess(principalId, scope, need, decision.allowed);
+    return decision;
+  }
+
+  private readonly accessLog = new Map<string, AccessRecord>();
+  /** Records an access decision made outside RBAC too (Key Vault access policies). Kept in memory only. */
+  recordAccess(principalId: string, scope: string, access: Access, allowed: boolean): void {
+    const [kind, name] = Object.entries(access)[0] as [keyof Access & string, string];
+    const id = [principalId, kind, name, scope, allowed].join('|').toLowerCase();
+    const hit = this.accessLog.get(id);
+    if (hit) hit.count++;
+    else this.accessLog.set(id, { principalId: principalId.toLowerCase(), scope, [kind]: name, allowed, count: 1 });
+  }
+  accessRecords(principalId?: string): AccessRecord[] {
+    const all = [...this.accessLog.values()];
+    return principalId ? all.filter((r) => r.principalId === principalId.toLowerCase()) : all;
+  }
+  resetAccessLog(): void {
+    this.accessLog.clear();
   }
 
   // Routes -------------------------------------------------------------------------------------------------------
@@ -542,7 +582,7 @@ export class Emulator {
     if (route.action !== null) {
       const action = typeof route.action === 'function' ? route.action(req) : route.action;
       const scope = route.scope ? route.scope(req) : defaultScope(req.path, action);
-      const decision = this.authorize(req.caller.objectId, scope, { action });
+      const decision = this.check(req.caller.objectId, scope, { action });
       if (!decision.allowed) throw armErrors.forbidden(req.caller.clientId, req.caller.objectId, action, scope);
     }
 

@@ -159,7 +159,7 @@ function authenticate(emu: Emulator, req: EmuRequest, topic: TopicResource): voi
   if (auth && /^bearer /i.test(auth)) {
     const verified = emu.identities.verify(auth.slice(7).trim(), EVENTGRID_AUDIENCES, emu.nowSeconds());
     if ('error' in verified) throw egErrors.unauthorized(`The access token is invalid. ${verified.error}`);
-    const decision = emu.authorize(verified.principal.objectId, topic.id, { dataAction: SEND_DATA_ACTION });
+    const decision = emu.check(verified.principal.objectId, topic.id, { dataAction: SEND_DATA_ACTION });
     if (!decision.allowed) {
       // Azure answers 401 (not 403) here, with this wording (observed in azure-sdk-for-net#22831).
       throw egErrors.unauthorized(

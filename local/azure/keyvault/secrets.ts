@@ -66,7 +66,7 @@ function authorizeSecret(
   const caller = callerString(principal, emu.tenantId);
   if (vault.properties.enableRbacAuthorization) {
     const scope = secretName ? `${vault.id}/secrets/${secretName}` : vault.id;
-    const decision = emu.authorize(principal.objectId, scope, { dataAction: DATA_ACTIONS[need] });
+    const decision = emu.check(principal.objectId, scope, { dataAction: DATA_ACTIONS[need] });
     if (!decision.allowed) throw kv.forbiddenByRbac(caller, DATA_ACTIONS[need], scope, vault);
     return;
   }
@@ -79,6 +79,7 @@ function authorizeSecret(
       p.tenantId.toLowerCase() === tenant &&
       (p.permissions.secrets ?? []).some((s) => s.toLowerCase() === need || s.toLowerCase() === 'all'),
   );
+  emu.recordAccess(principal.objectId, vault.id, { accessPolicy: `secrets/${need}` }, allowed);
   if (!allowed) throw kv.accessDenied(caller, need, vault);
 }
 

@@ -3,6 +3,7 @@
 // `listPropertiesOfSecretVersions`. Nothing here reads a secret value. Reads are shared per activity call, so a batch
 // of credentials in one vault costs one vault lookup and one versions listing per secret.
 import {
+  unixSeconds,
   canGetSecret,
   canPull,
   isRotatable,
@@ -29,7 +30,7 @@ import {
   type CredentialRef,
   type CredentialStatus,
   type IdentityLoginRef,
-} from '../contracts.js';
+} from '../../contracts/index.js';
 import type { Deps } from '../deps.js';
 import { mapLimit } from '../shared/async.js';
 import { AzureReadCache } from '../shared/readCache.js';
@@ -137,7 +138,10 @@ async function checkIdentityLogin(reader: CredentialReader, c: IdentityLoginRef,
       message: `${who} holds role assignments on ${c.loginServer} (ABAC repository permissions) that grant no registry-wide pull; whether they cover the repositories the task pulls is checked by preflight for each base.`,
     });
   }
-  return done('accessDenied', reasons.loginCannotPull(task, registry, c.principal, decision.considered));
+  return done(
+    'accessDenied',
+    reasons.loginCannotPull(task, registry, c.principal, decision.considered, decision.nearMiss),
+  );
 }
 
 /** Health of one credential from what the reader returns. */
@@ -147,13 +151,15 @@ export async function checkOne(
   c: CredentialRef,
   warningDays: number,
 ): Promise<CredentialHealth> {
-  const now = Math.floor(deps.now().getTime() / 1000);
+  // One clock reading for the whole verdict: days left and checkedAt agree.
+  const clock = deps.now();
+  const now = unixSeconds(clock);
   const base: CredentialHealth = {
     ...c,
     status: 'unknown',
     rotatable: false,
     message: '',
-    checkedAt: deps.now().toISOString(),
+    checkedAt: clock.toISOString(),
   };
   const done: Verdict = (status, reason) => {
     base.status = status;

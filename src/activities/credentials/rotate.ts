@@ -20,6 +20,7 @@
 // A username secret (`cascade.role=username`, it holds the token name) is "renewed": a new version with the same
 // token name and a new `exp`; no ACR call.
 import {
+  unixSeconds,
   isRotatable,
   PASSWORD_NAME_TAG,
   parseSecretUri,
@@ -30,7 +31,7 @@ import {
 } from '../../domain/index.js';
 import { AzureError, AzureForbiddenError, type ArmAdapters } from '../../azure/adapters.js';
 import type { CredentialOps, PasswordName } from '../../azure/credentialOps.js';
-import type { RotateCredentialInput, RotateCredentialOutput } from '../contracts.js';
+import type { RotateCredentialInput, RotateCredentialOutput } from '../../contracts/index.js';
 import type { Deps } from '../deps.js';
 import { refreshCredential } from './refresh.js';
 
@@ -139,7 +140,7 @@ async function rotateLocked(
   const health = secretHealth({
     props: latest,
     accessAllowed: true,
-    now: Math.floor(now.getTime() / 1000),
+    now: unixSeconds(now),
     warningDays: input.warningDays,
   });
   if (health.status !== 'expiring' && health.status !== 'expired') {

@@ -11,9 +11,10 @@ import type {
   FindNativeRunOutput,
   IsOwnPushOutput,
   PushedImage,
-} from '../contracts.js';
+} from '../../contracts/index.js';
 import type { Deps } from '../deps.js';
 import type { IndexSnapshot } from '../plan/indexStore.js';
+import { formatLine, recordOf } from '../../telemetry/log.js';
 import { DEDUPE_TABLE, DedupeStore, type OutputRow } from '../runs/dedupeStore.js';
 
 /** Runs created shortly before `since` still count (clocks of ACR and the app differ). */
@@ -131,7 +132,12 @@ export function createNativeTriggerActivities(
           }
         }
         await store.addOutputs(rows);
-        deps.log(`findNativeRun ${a.taskName}: adopting run ${summary.runId} (${summary.status})`);
+        deps.log(
+          formatLine(
+            `findNativeRun ${a.taskName}: adopting run ${summary.runId} (${summary.status})`,
+            recordOf('run.adopted', { runId: summary.runId }, { status: summary.status }),
+          ),
+        );
         return { ...out, run: { runId: summary.runId, registryId: a.registryId, status: summary.status } };
       }
       return out;

@@ -1,6 +1,6 @@
 // Activities of the dependency index, plans and preflight, built over injected deps. One factory instance per process
 // (functions/plan.ts uses `lazy`), so its in-process index copy is shared by every plan in the process.
-import { subgraph, type Subgraph } from '../../domain/index.js';
+import { normalizeId, subgraph, type Subgraph } from '../../domain/index.js';
 import { createArmAdapters, type ArmAdapters } from '../../azure/adapters.js';
 import type {
   BuildPlanInput,
@@ -9,9 +9,11 @@ import type {
   PreflightOutput,
   RefreshIndexInput,
   RefreshIndexOutput,
+  RegistryLoginServerInput,
+  RegistryLoginServerOutput,
   RemediateInput,
   RemediateOutput,
-} from '../contracts.js';
+} from '../../contracts/index.js';
 import type { Deps } from '../deps.js';
 import { buildPlan } from './buildPlan.js';
 import { INDEX_TABLE, IndexStore, type IndexSnapshot } from './indexStore.js';
@@ -45,6 +47,8 @@ export interface PlanActivities {
   indexSummary(): Promise<IndexSummary>;
   /** The index, built first when it was never built. */
   index(): Promise<IndexSnapshot>;
+  /** A registry's login server: from the index when it knows the registry, else read from ARM. */
+  registryLoginServer(input: RegistryLoginServerInput): Promise<RegistryLoginServerOutput>;
 }
 
 export interface PlanActivitiesOptions {
@@ -102,5 +106,11 @@ export function createPlanActivities(deps: Deps, options: PlanActivitiesOptions 
       return summary;
     },
     index,
+    registryLoginServer: async ({ registryId }) => {
+      if (typeof registryId !== 'string' || registryId === '') throw new TypeError('registryId is required');
+      const indexed = (await index()).registries.get(normalizeId(registryId));
+      const info = indexed ?? (await adapters().getRegistry(registryId));
+      return { loginServer: info.loginServer.toLowerCase() };
+    },
   };
 }

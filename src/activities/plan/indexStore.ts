@@ -11,7 +11,7 @@
 //                                             problems (JSON string[])
 import type { TableClient, TableEntityResult, TransactionAction } from '@azure/data-tables';
 import { buildGraph, normalizeId, type DependencyGraph, type RegistryInfo, type TaskInfo } from '../../domain/index.js';
-import type { RefreshIndexOutput } from '../contracts.js';
+import type { RefreshIndexOutput } from '../../contracts/index.js';
 
 export const INDEX_TABLE = 'CascadeIndex';
 

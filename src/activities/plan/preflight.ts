@@ -11,6 +11,7 @@ import {
   resolveIdentity,
   secretKey,
   tryParseImageRef,
+  unixSeconds,
   vaultSecretsOf,
   type Reason,
   type RegistryInfo,
@@ -21,7 +22,7 @@ import {
   type VaultInfo,
 } from '../../domain/index.js';
 import { AzureNotFoundError, toTaskInfo, type AzureError, type ArmAdapters } from '../../azure/adapters.js';
-import type { PlannedTask, PreflightOutput, PreflightVerdict } from '../contracts.js';
+import type { PlannedTask, PreflightOutput, PreflightVerdict } from '../../contracts/index.js';
 import type { Deps } from '../deps.js';
 import type { IndexSnapshot } from './indexStore.js';
 import { mapLimit, memoAsync } from '../shared/async.js';
@@ -180,7 +181,7 @@ export async function preflightOne(
     vaults,
     secrets,
     latestVersions,
-    now: Math.floor(deps.now().getTime() / 1000),
+    now: unixSeconds(deps.now()),
     warningDays: deps.settings.secretWarningDays,
   });
   let reasons = result.reasons;

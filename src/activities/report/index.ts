@@ -17,7 +17,7 @@ import type {
   PublishNotificationsOutput,
   RecordCascadeOutput,
   TaskResult,
-} from '../contracts.js';
+} from '../../contracts/index.js';
 import type { Deps } from '../deps.js';
 import { formatLine, recordOf } from '../../telemetry/log.js';
 
@@ -283,7 +283,22 @@ export function createReportActivities(deps: Deps): ReportActivities {
         },
         'Replace',
       );
-      deps.log(`recordCascade ${result.cascadeId}: ${result.status}, ${result.tasks.length} task(s)`);
+      // One `cascade.ended` per recorded cascade: the "cascades by outcome" metric (docs/operations.md).
+      deps.log(
+        formatLine(
+          `recordCascade ${result.cascadeId}: ${result.status}, ${result.tasks.length} task(s)`,
+          recordOf(
+            'cascade.ended',
+            { cascadeId: result.cascadeId },
+            {
+              outcome: result.status,
+              tasks: result.tasks.length,
+              failed: result.totals.failed,
+              blocked: result.totals.blocked,
+            },
+          ),
+        ),
+      );
       return { table: HISTORY_TABLE, partitionKey: row.partitionKey, rowKey: row.rowKey };
     },
 

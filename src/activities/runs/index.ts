@@ -28,8 +28,9 @@ import {
   type RunRef,
   type ScheduleRunInput,
   type ScheduleRunOutput,
-} from '../contracts.js';
+} from '../../contracts/index.js';
 import type { Deps } from '../deps.js';
+import { formatLine, recordOf } from '../../telemetry/log.js';
 import { DEDUPE_TABLE, DedupeStore, type ClaimEntity, type OutputRow } from './dedupeStore.js';
 
 export { DEDUPE_TABLE, DedupeStore } from './dedupeStore.js';
@@ -216,7 +217,12 @@ export function createRunActivities(deps: Deps, options: RunActivitiesOptions = 
         const row = claim.existing;
         if (row.runId) {
           const info = runInfoOf(await getRunRaw({ registryId: row.registryId, runId: row.runId }), row.registryId);
-          deps.log(`scheduleRun ${addr.taskName} attempt ${input.attempt}: already scheduled as ${row.runId}`);
+          deps.log(
+            formatLine(
+              `scheduleRun ${addr.taskName} attempt ${input.attempt}: already scheduled as ${row.runId}`,
+              recordOf('run.deduplicated', { runId: row.runId }, { attempt: input.attempt }),
+            ),
+          );
           return {
             kind: 'scheduled',
             runId: row.runId,
@@ -230,7 +236,12 @@ export function createRunActivities(deps: Deps, options: RunActivitiesOptions = 
         if (found?.runId) {
           await store.recordRun(partitionKey, rowKey, found.runId, iso());
           await recordOutputs(input, addr.registryId, found.runId, iso());
-          deps.log(`scheduleRun ${addr.taskName} attempt ${input.attempt}: adopted run ${found.runId}`);
+          deps.log(
+            formatLine(
+              `scheduleRun ${addr.taskName} attempt ${input.attempt}: adopted run ${found.runId}`,
+              recordOf('run.recovered', { runId: found.runId }, { attempt: input.attempt }),
+            ),
+          );
           return {
             kind: 'scheduled',
             runId: found.runId,
@@ -260,7 +271,12 @@ export function createRunActivities(deps: Deps, options: RunActivitiesOptions = 
       const permit = await deps.clients.writePacer.acquire(addr.subscriptionId);
       if (permit.kind === 'throttled') {
         await store.release(partitionKey, rowKey, etag);
-        deps.log(`scheduleRun ${addr.taskName}: write bucket empty; retry after ${permit.retryAfterSeconds}s`);
+        deps.log(
+          formatLine(
+            `scheduleRun ${addr.taskName}: write bucket empty; retry after ${permit.retryAfterSeconds}s`,
+            recordOf('arm.throttled', {}, { source: 'pacer', retryAfterSeconds: permit.retryAfterSeconds }),
+          ),
+        );
         return { kind: 'throttled', retryAfterSeconds: permit.retryAfterSeconds };
       }
       let run: Run;
@@ -274,7 +290,13 @@ export function createRunActivities(deps: Deps, options: RunActivitiesOptions = 
         if (code === 429) {
           await store.release(partitionKey, rowKey, etag);
           const retryAfterSeconds = retryAfterOf(err);
-          deps.log(`scheduleRun ${addr.taskName}: throttled by ARM; retry after ${retryAfterSeconds}s`);
+          deps.log(
+            formatLine(
+              `scheduleRun ${addr.taskName}: throttled by ARM; retry after ${retryAfterSeconds}s`,
+              // the 429 itself is logged as arm.throttled by the write pacer's pipeline policy
+              recordOf('run.deferred', {}, { source: 'arm', retryAfterSeconds }),
+            ),
+          );
           return { kind: 'throttled', retryAfterSeconds };
         }
         if (code !== undefined && code >= 400 && code < 500 && code !== 408) {
@@ -290,7 +312,13 @@ export function createRunActivities(deps: Deps, options: RunActivitiesOptions = 
       const at = iso();
       await store.recordRun(partitionKey, rowKey, runId, at);
       await recordOutputs(input, addr.registryId, runId, at);
-      deps.log(`scheduleRun ${addr.taskName} attempt ${input.attempt}: run ${runId}`);
+      // The pacer's in-process wait for the write bucket counts as a throttling wait too (the KQL sums both).
+      deps.log(
+        formatLine(
+          `scheduleRun ${addr.taskName} attempt ${input.attempt}: run ${runId}`,
+          recordOf('run.scheduled', { runId }, { attempt: input.attempt, pacerWaitMs: permit.waitedMs }),
+        ),
+      );
       return {
         kind: 'scheduled',
         runId,

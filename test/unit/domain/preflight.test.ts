@@ -172,7 +172,7 @@ describe('preflight: pull reasons and their fixes', () => {
     );
   });
 
-  it('UnknownIdentity: [system] without a system identity, or a client id the task does not have', () => {
+  it('UnknownIdentity: [system] without a system identity offers assigning one or using the attached identity', () => {
     const sys = helloworldtask({
       credentials: parseCustomRegistries({ 'mybaseregistry.azurecr.io': { identity: '[system]' } }),
     });
@@ -181,20 +181,46 @@ describe('preflight: pull reasons and their fixes', () => {
       severity: 'blocking',
       message:
         "The credential of task 'helloworldtask' (registry myregistry) for mybaseregistry.azurecr.io uses [system], but the task has no system-assigned identity.",
-      fix: 'az acr task identity assign --name helloworldtask --registry myregistry',
+      fix:
+        '# give the task a system-assigned identity:\n' +
+        'az acr task identity assign --name helloworldtask --registry myregistry\n' +
+        `# or use the attached identity ${MY_ACR_ID.clientId}:\n` +
+        `az acr task credential update --name helloworldtask --registry myregistry --login-server mybaseregistry.azurecr.io --use-identity ${MY_ACR_ID.clientId}`,
     });
+  });
+
+  it('UnknownIdentity: a client id the task does not have offers attaching it (named when found) or the attached one', () => {
     const stranger = helloworldtask({
       credentials: parseCustomRegistries({
         'mybaseregistry.azurecr.io': { identity: 'dddddddd-0000-0000-0000-000000000009' },
       }),
     });
     const reason = only(preflightTask(input(stranger)).reasons);
-    expect(reason.message).toMatch(
-      /uses client id dddddddd-0000-0000-0000-000000000009, which is not a user-assigned identity of the task/,
+    expect(reason.message).toBe(
+      "The credential of task 'helloworldtask' (registry myregistry) for mybaseregistry.azurecr.io uses client id dddddddd-0000-0000-0000-000000000009, which is not a user-assigned identity of the task.",
     );
     expect(reason.fix).toBe(
-      `az acr task credential update --name helloworldtask --registry myregistry --login-server mybaseregistry.azurecr.io --use-identity ${MY_ACR_ID.clientId}`,
+      '# attach the identity with client id dddddddd-0000-0000-0000-000000000009 to the task:\n' +
+        'az acr task identity assign --name helloworldtask --registry myregistry --identities <resource id of the identity with client id dddddddd-0000-0000-0000-000000000009>\n' +
+        `# or use the attached identity ${MY_ACR_ID.clientId}:\n` +
+        `az acr task credential update --name helloworldtask --registry myregistry --login-server mybaseregistry.azurecr.io --use-identity ${MY_ACR_ID.clientId}`,
     );
+
+    const buildId = `/subscriptions/${SUB}/resourceGroups/${RG}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/buildId`;
+    const named = only(
+      preflightTask(
+        input(stranger, {
+          identities: [{ resourceId: buildId, clientId: 'DDDDDDDD-0000-0000-0000-000000000009' }],
+        }),
+      ).reasons,
+    );
+    expect(named.message).toMatch(
+      /not a user-assigned identity of the task \(it is identity 'buildId', .*buildId\)\.$/,
+    );
+    expect(named.fix?.split('\n').slice(0, 2)).toEqual([
+      "# attach identity 'buildId' to the task:",
+      `az acr task identity assign --name helloworldtask --registry myregistry --identities ${buildId}`,
+    ]);
   });
 
   it('warns (RegistryNotManaged) about an Azure registry it cannot read, without blocking', () => {

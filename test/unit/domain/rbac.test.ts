@@ -8,6 +8,7 @@ import {
   evaluateCondition,
   matchesOperation,
   parseCondition,
+  reasons,
   repositoryReadCondition,
   type RegistryInfo,
   type RoleDefinitionInfo,
@@ -261,5 +262,108 @@ describe('ABAC conditions', () => {
     expect(() => parseCondition("@Request[a] StringLike 'x'")).toThrow(/operator 'StringLike' is not supported/);
     expect(() => parseCondition("SubOperationMatches{'x'}")).toThrow(/'SubOperationMatches' is not supported/);
     expect(() => parseCondition("ActionMatches{'x")).toThrow(/unterminated string/);
+  });
+});
+
+describe('near misses: the assignment that came closest, and why it does not count', () => {
+  const MYREGISTRY = BASEREGISTRY_ID.replace(/mybaseregistry$/, 'myregistry');
+  const withoutPull: RoleDefinitionInfo = {
+    id: `${SUB_ID}/providers/Microsoft.Authorization/roleDefinitions/c0ffee00-0000-0000-0000-000000000002`,
+    name: 'c0ffee00-0000-0000-0000-000000000002',
+    roleName: 'Registry operator without pull',
+    permissions: [
+      {
+        actions: ['Microsoft.ContainerRegistry/registries/*'],
+        notActions: ['Microsoft.ContainerRegistry/registries/pull/*'],
+        dataActions: [],
+        notDataActions: [],
+      },
+    ],
+  };
+  const defs = [...definitions, withoutPull];
+
+  it('names a custom role whose notActions remove pull, with the pattern', () => {
+    const a = assignment(BASEREGISTRY_ID, withoutPull.name, P);
+    const d = canPull({
+      registry: mybaseregistry,
+      repository: 'baseimages/node',
+      principalId: P,
+      assignments: [a],
+      definitions: defs,
+    });
+    expect(d.allowed).toBe(false);
+    expect(d.nearMiss).toEqual({
+      kind: 'notActions',
+      assignmentId: a.id,
+      roleName: 'Registry operator without pull',
+      scope: BASEREGISTRY_ID,
+      pattern: 'Microsoft.ContainerRegistry/registries/pull/*',
+      why: `'Registry operator without pull' at ${BASEREGISTRY_ID} includes ${ACR_PULL_ACTION} but removes it with notActions 'Microsoft.ContainerRegistry/registries/pull/*'`,
+    });
+  });
+
+  it('names a Repository Reader whose condition is limited to another repository, over a role without pull', () => {
+    const reader = assignment(BASEREGISTRY_ID, 'Reader', P); // Reader gives no dataAction in ABAC mode
+    const limited = assignment(
+      BASEREGISTRY_ID,
+      'ContainerRegistryRepositoryReader',
+      P,
+      repositoryReadCondition('baseimages/python'),
+    );
+    const d = pull(abac, 'baseimages/node', [reader, limited]);
+    expect(d.allowed).toBe(false);
+    expect(d.nearMiss).toMatchObject({
+      kind: 'condition',
+      assignmentId: limited.id,
+      repositories: ['baseimages/python'],
+      why: `'Container Registry Repository Reader' at ${BASEREGISTRY_ID} has a condition limited to repository 'baseimages/python', not 'baseimages/node'`,
+    });
+  });
+
+  it('names AcrPull on a registry in ABAC mode (it would have granted in Legacy mode)', () => {
+    const a = assignment(BASEREGISTRY_ID, 'AcrPull', P);
+    const d = pull(abac, 'baseimages/node', [a]);
+    expect(d.allowed).toBe(false);
+    expect(d.nearMiss).toMatchObject({ kind: 'abacMode', assignmentId: a.id, roleName: 'AcrPull' });
+    expect(d.nearMiss?.why).toMatch(/counts only in Legacy mode; registry 'mybaseregistry' uses ABAC/);
+  });
+
+  it('names an AcrPull assigned on another registry (wrong scope)', () => {
+    const a = assignment(MYREGISTRY, 'AcrPull', P);
+    const d = pull(mybaseregistry, 'baseimages/node', [a]);
+    expect(d).toMatchObject({ allowed: false, considered: 0 });
+    expect(d.nearMiss).toMatchObject({ kind: 'scope', assignmentId: a.id, scope: MYREGISTRY });
+    expect(d.nearMiss?.why).toBe(`'AcrPull' is assigned at ${MYREGISTRY}, which does not cover ${BASEREGISTRY_ID}`);
+  });
+
+  it('reports no near miss when access is granted, or when the principal has no assignment at all', () => {
+    expect(
+      pull(mybaseregistry, 'baseimages/node', [assignment(BASEREGISTRY_ID, 'AcrPull', P)]).nearMiss,
+    ).toBeUndefined();
+    expect(
+      pull(mybaseregistry, 'baseimages/node', [assignment(BASEREGISTRY_ID, 'AcrPull', 'someone-else')]).nearMiss,
+    ).toBeUndefined();
+  });
+
+  it('MissingPullPermission names the closest assignment in its message', () => {
+    const a = assignment(BASEREGISTRY_ID, withoutPull.name, P);
+    const d = canPull({
+      registry: mybaseregistry,
+      repository: 'baseimages/node',
+      principalId: P,
+      assignments: [a],
+      definitions: defs,
+    });
+    const r = reasons.missingPullPermission(
+      { id: `${MYREGISTRY}/tasks/t`, name: 't', registryId: MYREGISTRY },
+      mybaseregistry,
+      'baseimages/node',
+      { kind: 'system', principalId: P },
+      d.considered,
+      d.nearMiss,
+    );
+    expect(r.message).toMatch(
+      /\(1 assignment considered\)\. Closest: assignment [0-9a-f-]+: 'Registry operator without pull' at .* removes it with notActions 'Microsoft\.ContainerRegistry\/registries\/pull\/\*'\.$/,
+    );
   });
 });
