@@ -413,6 +413,8 @@ export interface ArmAdapters {
   listRoleAssignmentsAtScope(scope: string, options?: { includeBelow?: boolean }): Promise<RoleAssignmentInfo[]>;
   getRoleDefinition(roleDefinitionId: string): Promise<RoleDefinitionInfo>;
   getUserAssignedIdentity(id: string): Promise<UserAssignedIdentityRef>;
+  /** User-assigned identities of one resource group (resource id and client id), to name an identity by client id. */
+  listUserAssignedIdentities(subscriptionId: string, resourceGroup: string): Promise<UserAssignedIdentityRef[]>;
   listVaults(subscriptionId: string): Promise<VaultInfo[]>;
   getVault(id: string): Promise<VaultInfo>;
   /** The vault whose `vaultUri` is this URL, among the vaults of the given subscriptions; undefined when none. */
@@ -545,6 +547,20 @@ export function createArmAdapters(clients: AzureClients): ArmAdapters {
       );
       if (!i.principalId || !i.clientId) throw new TypeError(`identity ${id} has no principal or client id`);
       return { resourceId: i.id ?? id, principalId: i.principalId, clientId: i.clientId };
+    },
+
+    async listUserAssignedIdentities(subscriptionId, resourceGroup) {
+      const list = await collect(
+        `userAssignedIdentities.listByResourceGroup /subscriptions/${subscriptionId}/resourceGroups/${resourceGroup}`,
+        clients.identities(subscriptionId).userAssignedIdentities.listByResourceGroup(resourceGroup).byPage(),
+      );
+      return list
+        .filter((i) => i.id && i.principalId && i.clientId)
+        .map((i) => ({
+          resourceId: i.id as string,
+          principalId: i.principalId as string,
+          clientId: i.clientId as string,
+        }));
     },
 
     listVaults: getVaultsOf,

@@ -152,6 +152,10 @@ export interface RefreshIndexInput {
   trigger: 'timer' | 'http' | 'plan';
   /** At most this many `tasks.getDetails` reads in one activity call (the orchestration calls again while pending). */
   maxDetailReads?: number;
+  /** Tasks to re-read in full (`tasks.getDetails`) whatever the masked list says (POST /api/index/refresh). */
+  tasks?: string[];
+  /** Registries whose every task is re-read in full. */
+  registries?: string[];
 }
 
 export interface RefreshIndexOutput {
@@ -216,10 +220,23 @@ export interface RunRef {
   runId: string;
 }
 
+/**
+ * A poll of the shared watch grid: every getRun of one slot (same registry, `at`, `finishedSince`) is answered from one
+ * `runs.list` of the registry (runs in flight or finished since `finishedSince`), not one `runs.get` per run.
+ */
+export interface RunWatchSlot {
+  /** The grid instant of the poll (ISO). */
+  at: string;
+  /** Look-back of the listing (ISO): runs finished before it are read with runs.get. */
+  finishedSince: string;
+}
+
 /** getRun: a run, and the cascade execution it belongs to (a canceled cascade's runs are canceled when read). */
 export interface GetRunInput extends RunRef {
   cascadeId?: string;
   cascadeStartedAt?: string;
+  /** A poll of the watch grid: batched with the other polls of the slot. Absent = one runs.get. */
+  watch?: RunWatchSlot;
 }
 
 export interface CancelRunInput {

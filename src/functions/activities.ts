@@ -17,5 +17,8 @@ export const nativeTriggerActivities = lazy((deps) =>
   createNativeTriggerActivities(deps, { index: () => planActivities().index() }),
 );
 export const credentialActivities = lazy((deps) =>
-  createCredentialActivities(deps, { index: () => planActivities().index() }),
+  createCredentialActivities(deps, {
+    index: () => planActivities().index(),
+    recordTaskDetails: (reads) => planActivities().recordTaskDetails(reads),
+  }),
 );

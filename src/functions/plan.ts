@@ -2,7 +2,8 @@
 //   GET  /api/plan?image=<ref>[&digest=sha256:…]   plan for a pushed image, with preflight, no side effects
 //   POST /api/plan { image, digest? } | { tasks: [ids] }
 //   GET  /api/graph?image=<ref>                     dependency subgraph below an image (edges say why)
-//   POST /api/index/refresh                         202 { statusUri }: starts the (singleton) refresh orchestration
+//   POST /api/index/refresh [{ tasks?, registries? }] 202 { statusUri }: starts the (singleton) refresh orchestration;
+//                                                   named tasks / every task of named registries are re-read in full
 //   GET  /api/index/refresh                         state of the latest refresh
 //   GET  /api/index                                 index summary: counts, age, scopes
 //   timer indexRefreshTimer                         settings.indexRefreshSchedule
@@ -70,6 +71,7 @@ const TERMINAL = new Set(['Completed', 'Failed', 'Terminated', 'Canceled']);
 async function startRefresh(
   client: df.DurableClient,
   trigger: RefreshIndexInput['trigger'],
+  targets: Pick<RefreshIndexInput, 'tasks' | 'registries'> = {},
 ): Promise<{ alreadyRunning: boolean }> {
   let status: df.DurableOrchestrationStatus | undefined;
   try {
@@ -79,7 +81,7 @@ async function startRefresh(
   }
   const runtime = status?.runtimeStatus as string | undefined;
   if (runtime !== undefined && !TERMINAL.has(runtime)) return { alreadyRunning: true };
-  const input: RefreshIndexInput = { trigger };
+  const input: RefreshIndexInput = { trigger, ...targets };
   try {
     await client.startNew(OrchestrationNames.refreshIndex, { instanceId: REFRESH_INDEX_INSTANCE_ID, input });
   } catch (err) {
@@ -94,8 +96,27 @@ function refreshUrl(req: HttpRequest): string {
   return `${new URL(req.url).origin}/api/index/refresh`;
 }
 
+/** The body of POST /api/index/refresh: empty, or `{ tasks?: [task ids], registries?: [registry ids] }`. */
+export async function refreshTargets(req: HttpRequest): Promise<Pick<RefreshIndexInput, 'tasks' | 'registries'>> {
+  const body = await v.jsonObject(req, ['tasks', 'registries'], true);
+  const scopes = loadSettings().managedScopes;
+  return {
+    ...(body.tasks !== undefined ? { tasks: v.taskIds(body.tasks, 'tasks', scopes) } : {}),
+    ...(body.registries !== undefined ? { registries: v.registryIds(body.registries, 'registries', scopes) } : {}),
+  };
+}
+
 export async function postIndexRefresh(req: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  const { alreadyRunning } = await startRefresh(df.getClient(context), 'http');
+  const targets = await refreshTargets(req);
+  const client = df.getClient(context);
+  const { alreadyRunning } = await startRefresh(client, 'http', targets);
+  if (alreadyRunning && (targets.tasks || targets.registries)) {
+    // The running refresh started without these targets; a plain request joins it, a targeted one must not be lost.
+    throw new ApiError(
+      'NotRunning',
+      'an index refresh is running and re-reads only what it was started with; retry the targeted refresh when GET /api/index/refresh says it has finished',
+    );
+  }
   const url = refreshUrl(req);
   return {
     status: 202,

@@ -9,6 +9,7 @@ import {
   isAncestorOrSelf,
   isDigest,
   parseImageRef,
+  parseResourceId,
   parseSecretUri,
   ResourceIdError,
   SecretUriError,
@@ -70,6 +71,41 @@ export function taskIds(v: unknown, field: string, managedScopes: readonly strin
     if (!out.some((x) => x.toLowerCase() === id.toLowerCase())) out.push(id);
   });
   return out;
+}
+
+/** A list of ACR registry resource ids inside the managed scopes (deduplicated, case-insensitively). */
+export function registryIds(v: unknown, field: string, managedScopes: readonly string[]): string[] {
+  if (!Array.isArray(v) || v.length === 0) throw invalid(field, `${field} must be a non-empty array of registry ids`);
+  if (v.length > MAX_TASKS_PER_REQUEST) throw invalid(field, `at most ${MAX_TASKS_PER_REQUEST} registries per request`);
+  const out: string[] = [];
+  v.forEach((r: unknown, i) => {
+    const f = `${field}[${i}]`;
+    if (typeof r !== 'string' || r.length > MAX_RESOURCE_ID || !isRegistryId(r)) {
+      throw invalid(
+        f,
+        `${quote(r)} is not an ACR registry id (/subscriptions/…/providers/Microsoft.ContainerRegistry/registries/{name})`,
+      );
+    }
+    if (!managedScopes.some((s) => isAncestorOrSelf(s, r) || isAncestorOrSelf(r, s))) {
+      throw new ApiError(
+        'OutsideManagedScopes',
+        `registry ${quote(r)} is outside the managed scopes (${SETTING_SPECS.managedScopes.env})`,
+        f,
+      );
+    }
+    if (!out.some((x) => x.toLowerCase() === r.toLowerCase())) out.push(r);
+  });
+  return out;
+}
+
+function isRegistryId(v: string): boolean {
+  try {
+    const p = parseResourceId(v);
+    return p.resourceType.toLowerCase() === 'microsoft.containerregistry/registries' && p.types.length === 1;
+  } catch (err) {
+    if (err instanceof ResourceIdError) return false;
+    throw err;
+  }
 }
 
 /** An image reference (optionally with @digest) and an optional separate digest. */

@@ -23,6 +23,7 @@ import {
 } from '../contracts/index.js';
 import { callActivity, failureMessage, tryCallActivity } from './calls.js';
 import * as steps from './cascadeSteps.js';
+import { replaySafeLogger } from '../telemetry/log.js';
 
 export { DEFAULT_TASK_TIMEOUT_SECONDS, WATCH_MARGIN_SECONDS } from './cascadeSteps.js';
 
@@ -31,9 +32,8 @@ export function* rebuildCascade(context: OrchestrationContext): Generator<Task, 
   const cascadeId = context.df.instanceId;
   const generation = input.generation ?? 0;
   const startedAt = context.df.currentUtcDateTime.toISOString();
-  const log = (message: string) => {
-    if (!context.df.isReplaying) context.log(`[rebuildCascade ${cascadeId}] ${message}`);
-  };
+  const cascadeLog = replaySafeLogger(context, { cascadeId });
+  const log = (message: string) => cascadeLog.info('cascade.progress', `[rebuildCascade ${cascadeId}] ${message}`);
   // One waiter for `cancel`, created once: each wait races it against tasks created for that wait only.
   const cancelEvent = context.df.waitForExternalEvent(CANCEL_EVENT);
   const results = new Map<string, TaskResult>();

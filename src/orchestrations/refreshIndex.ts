@@ -29,7 +29,9 @@ export const refreshIndexOrchestration: OrchestrationHandler = function* (contex
   let rounds = 0;
   while (rounds < MAX_REFRESH_ROUNDS) {
     rounds++;
-    const result = yield* callActivity(context, ActivityNames.refreshIndex, input);
+    // Tasks/registries asked for by name are re-read in the first round only; later rounds work off what is pending.
+    const { tasks: _tasks, registries: _registries, ...rest } = input;
+    const result = yield* callActivity(context, ActivityNames.refreshIndex, rounds === 1 ? input : rest);
     total = total
       ? {
           ...result,

@@ -188,7 +188,7 @@ describe('index refresh', () => {
     expect((await plans.index()).tasks.has(normalizeId(created.id!))).toBe(false);
   });
 
-  it('keeps tasks beyond the getDetails budget pending, and preflight reads their credentials live', async () => {
+  it('keeps tasks beyond the getDetails budget pending; preflight reads them live and writes them through', async () => {
     const plans = createPlanActivities(depsFor());
     const partial = await plans.refreshIndex({ trigger: 'http', maxDetailReads: 1 });
     expect(partial).toMatchObject({ tasks: 2, detailReads: 1, pending: 1 });
@@ -199,8 +199,78 @@ describe('index refresh', () => {
       kind: 'user',
       clientId: seed.identity.clientId,
     });
+    // What preflight read is in the index now: the next refresh has nothing left to read.
+    expect((await plans.index()).meta.pending).toBe(0);
     const rest = await plans.refreshIndex({ trigger: 'http', maxDetailReads: 1 });
-    expect(rest).toMatchObject({ detailReads: 1, pending: 0 });
+    expect(rest).toMatchObject({ detailReads: 0, pending: 0 });
+  });
+
+  it('indexes a task without custom registry credentials from the masked list alone (no getDetails)', async () => {
+    const plans = createPlanActivities(depsFor());
+    await plans.refreshIndex({ trigger: 'http' });
+    const name = unique('plaintask');
+    const created = await acr.tasks.beginCreateAndWait(rg, SEED.appRegistry, name, {
+      ...taskBody(name),
+      credentials: undefined,
+    });
+    await resetStats();
+    expect(await plans.refreshIndex({ trigger: 'timer' })).toMatchObject({ added: 1, detailReads: 0, pending: 0 });
+    expect((await stats())['tasks.getDetails']).toBeUndefined();
+    const stored = (await plans.index()).tasks.get(normalizeId(created.id!))!;
+    expect(stored).toMatchObject({ needsDetails: false, info: { credentials: [] } });
+    expect(stored.detailsReadAt).not.toBe('');
+    await acr.tasks.beginDeleteAndWait(rg, SEED.appRegistry, name);
+  });
+
+  it('re-reads named tasks and every task of named registries in full on a targeted refresh', async () => {
+    const plans = createPlanActivities(depsFor());
+    await plans.refreshIndex({ trigger: 'http' });
+    const hello = seed.taskIds[SEED.tasks.hello]!;
+    await resetStats();
+    expect(await plans.refreshIndex({ trigger: 'http', tasks: [hello.toUpperCase()] })).toMatchObject({
+      detailReads: 1,
+      errors: [],
+    });
+    expect((await stats())['tasks.getDetails']).toBe(1);
+    const appRegistry = hello.replace(/\/tasks\/[^/]+$/, '');
+    expect(await plans.refreshIndex({ trigger: 'http', registries: [appRegistry] })).toMatchObject({ detailReads: 2 });
+  });
+
+  it('re-checks a blocking verdict against the task as it is now, and writes what it read through', async () => {
+    const plans = createPlanActivities(depsFor());
+    const name = unique('fixtask');
+    const stranger = 'dddddddd-0000-4000-8000-000000000013';
+    const created = await acr.tasks.beginCreateAndWait(
+      rg,
+      SEED.appRegistry,
+      name,
+      taskBody(name, { customRegistries: { 'mybaseregistry.azurecr.io': { identity: stranger } } }),
+    );
+    await plans.refreshIndex({ trigger: 'http' });
+    const blocked = (await plans.preflightTasks({ taskIds: [created.id!] }))[created.id!]!;
+    expect(blocked).toMatchObject({
+      decision: 'blocked',
+      reasons: [expect.objectContaining({ code: 'UnknownIdentity' })],
+    });
+    expect(blocked.reasons[0]!.fix).toContain(`--use-identity ${seed.identity.clientId}`);
+
+    // The printed fix, applied; no refresh.
+    await acr.tasks.beginUpdateAndWait(rg, SEED.appRegistry, name, {
+      credentials: { customRegistries: { 'mybaseregistry.azurecr.io': { identity: seed.identity.clientId } } },
+    });
+    await resetStats();
+    const verdict = (await plans.preflightTasks({ taskIds: [created.id!] }))[created.id!]!;
+    expect(verdict).toMatchObject({ decision: 'ready', reasons: [] });
+    // The index (not only this verdict) knows: the stored task was read once, so the next check is free.
+    const requests = await stats();
+    expect(requests['tasks.getDetails']).toBe(1);
+    expect((await plans.index()).tasks.get(normalizeId(created.id!))!.info.credentials).toEqual([
+      { loginServer: 'mybaseregistry.azurecr.io', identity: seed.identity.clientId },
+    ]);
+    await resetStats();
+    expect((await plans.preflightTasks({ taskIds: [created.id!] }))[created.id!]).toMatchObject({ decision: 'ready' });
+    expect((await stats())['tasks.getDetails']).toBeUndefined();
+    await acr.tasks.beginDeleteAndWait(rg, SEED.appRegistry, name);
   });
 
   it('shares one index copy per version: a second process sees a refresh written by the first', async () => {

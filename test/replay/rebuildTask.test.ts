@@ -148,19 +148,22 @@ describe('rebuildTask scheduling', () => {
 });
 
 describe('rebuildTask watching', () => {
-  it('polls with durable timers from pollInitialSeconds doubling up to pollMaxSeconds', async () => {
+  it('polls with durable timers from pollInitialSeconds doubling up to pollMaxSeconds, on the shared 30 s grid', async () => {
     const d = driver(taskInput());
     const s = one((await d.run()).scheduled, 'scheduleRun');
     d.complete(s.id, scheduled('ca1'));
     await d.run();
     const delays = await poll(d, ['Queued', 'Running', 'Running', 'Running', 'Running', 'Succeeded']);
-    expect(delays).toEqual([10, 20, 40, 60, 60, 60]);
+    // Backoff 10, 20, 40, 60…, each wait rounded up to the grid (pollMaxSeconds / 2 = 30 s since the epoch).
+    expect(delays).toEqual([30, 30, 60, 60, 60, 60]);
     const get = d.all.find((x) => x.name === 'getRun')?.input as GetRunInput;
     expect(get).toEqual({
       registryId: APP_REGISTRY,
       runId: 'ca1',
       cascadeId: 'cascade-x',
       cascadeStartedAt: '2024-01-01T00:00:00.000Z',
+      // The slot every task polling at 00:00:30 shares: one runs.list of runs in flight or finished in the last 3 min.
+      watch: { at: '2024-01-01T00:00:30.000Z', finishedSince: '2023-12-31T23:57:30.000Z' },
     });
     expect(d.last?.state.output).toMatchObject({
       outcome: 'succeeded',

@@ -19,7 +19,7 @@ import type {
 import type { Deps } from '../deps.js';
 import { createPlanActivities, type IndexSnapshot } from '../plan/index.js';
 import { checkCredentials } from './health.js';
-import { inventoryCredentials } from './inventory.js';
+import { inventoryCredentials, type RecordTaskDetails } from './inventory.js';
 import { refreshCredential } from './refresh.js';
 import { ROTATION_LEASE_MS, rotateCredential, type RotationLock } from './rotate.js';
 import { CREDENTIAL_HEALTH_TABLE, CredentialHealthStore, type CredentialListFilter, type LastCheck } from './store.js';
@@ -27,6 +27,7 @@ import { CREDENTIAL_HEALTH_TABLE, CredentialHealthStore, type CredentialListFilt
 export { CREDENTIAL_HEALTH_TABLE, CredentialHealthStore, totalsOf } from './store.js';
 export type { CredentialListFilter, LastCheck } from './store.js';
 export { credentialRefsOf, tasksInScope } from './inventory.js';
+export type { RecordTaskDetails } from './inventory.js';
 export { versionlessUri } from './refresh.js';
 export { REVOKE_EXPIRY_SECONDS, ROTATION_LEASE_MS, ROTATION_VALIDITY_DAYS, validityDays } from './rotate.js';
 
@@ -47,12 +48,16 @@ export interface CredentialActivityOptions {
   index?: () => Promise<IndexSnapshot>;
   arm?: () => ArmAdapters;
   ops?: CredentialOps;
+  /** Write-through of task details a check read (defaults to the plan activities' index). */
+  recordTaskDetails?: RecordTaskDetails;
 }
 
 export function createCredentialActivities(deps: Deps, options: CredentialActivityOptions = {}): CredentialActivities {
   const store = new CredentialHealthStore(deps.clients.table(CREDENTIAL_HEALTH_TABLE));
   let plan: ReturnType<typeof createPlanActivities> | undefined;
   const index = options.index ?? (() => (plan ??= createPlanActivities(deps)).index());
+  const record: RecordTaskDetails =
+    options.recordTaskDetails ?? ((reads) => (plan ??= createPlanActivities(deps)).recordTaskDetails(reads));
   // Fresh adapters per call: their request counters and caches belong to one activity invocation.
   const arm = options.arm ?? (() => createArmAdapters(deps.clients));
   const ops = options.ops ?? createCredentialOps(deps.clients);
@@ -65,9 +70,9 @@ export function createCredentialActivities(deps: Deps, options: CredentialActivi
   };
 
   return {
-    inventoryCredentials: (input) => inventoryCredentials(deps, arm(), index, input),
+    inventoryCredentials: (input) => inventoryCredentials(deps, arm(), index, input, record),
     checkCredentials: (input) => checkCredentials(deps, arm(), input),
-    refreshCredential: (input) => refreshCredential(arm(), ops, input),
+    refreshCredential: (input) => refreshCredential(arm(), ops, input, record, deps.now),
     rotateCredential: (input) => rotateCredential(deps, arm(), ops, input, lock),
     recordCredentialHealth: (input) => store.record(input),
     listCredentialHealth: async (filter) => {

@@ -1,6 +1,7 @@
 // Inventory: every Key Vault-backed credential of the managed tasks in scope, as secret URIs (never values).
-// Which tasks: see tasksInScope. Their credentials are always read fresh with `tasks.getDetails` (the index keeps
-// them up to a day old, and a check must see a pin or an identity change made an hour ago).
+// Which tasks: see tasksInScope. Their credentials are always read fresh with `tasks.getDetails` (the index may be
+// behind: masked GETs hide credential edits), and what was read is written through to the dependency index, so the
+// next plan sees the same credentials the check judged.
 import {
   isAncestorOrSelf,
   normalizeId,
@@ -16,6 +17,7 @@ import {
   type SecretRef,
   type TaskInfo,
 } from '../../domain/index.js';
+import type { Task } from '@azure/arm-containerregistry';
 import { AzureError, AzureNotFoundError, toTaskInfo, type ArmAdapters } from '../../azure/adapters.js';
 import {
   isSecretCredential,
@@ -73,6 +75,11 @@ function usesSecret(task: StoredTask, key: string): boolean {
   return task.info.credentials.some((c) => vaultSecretsOf(c).some(({ ref }) => versionlessKey(ref) === key));
 }
 
+/** A task from a masked list with custom registry credentials (only those can use a Key Vault secret). */
+function hasCredentials(task: Task): boolean {
+  return Object.keys(task.credentials?.customRegistries ?? {}).length > 0;
+}
+
 /** A task to read: its id and registry (when known). */
 export interface TaskToRead {
   taskId: string;
@@ -84,8 +91,10 @@ export interface TaskToRead {
  * - all: listed from ARM (registries of the managed scopes, then their tasks) — the authoritative set, a few list
  *   calls, and a task created a minute ago is included;
  * - tasks: the given ids (ids outside the managed scopes are reported, not read);
- * - secret: from the dependency index, the tasks whose credentials use that secret, plus tasks whose credentials the
- *   index has not read yet (a targeted check must stay cheap; the daily full check covers what the index missed).
+ * - secret: every task that may use that secret NOW: listed from ARM like `all`, keeping the tasks whose masked
+ *   view shows custom registry credentials — which includes tasks created since the last index refresh and tasks
+ *   whose credential was edited since (a masked GET cannot show which secret an entry reads, so the index cannot
+ *   be trusted to know). Where a registry cannot be listed, the index's users of the secret stand in.
  */
 export async function tasksInScope(
   deps: Deps,
@@ -94,7 +103,7 @@ export async function tasksInScope(
   scope: InventoryCredentialsInput['scope'],
   errors: InventoryCredentialsOutput['errors'],
 ): Promise<TaskToRead[]> {
-  if (scope.kind === 'all') {
+  if (scope.kind === 'all' || scope.kind === 'secret') {
     const registries = new Map<string, RegistryInfo>();
     for (const s of deps.settings.managedScopes) {
       try {
@@ -104,16 +113,35 @@ export async function tasksInScope(
         if (!(err instanceof AzureNotFoundError)) errors.push({ task: s, code: err.code, message: err.message });
       }
     }
+    const unlisted: string[] = [];
     const perRegistry = await mapLimit([...registries.values()], CONCURRENCY, async (registry) => {
       try {
-        return (await arm.listTasks(registry.id)).map((t) => ({ taskId: t.id as string, registry }));
+        const tasks = await arm.listTasks(registry.id);
+        return tasks
+          .filter((t) => scope.kind === 'all' || hasCredentials(t))
+          .map((t) => ({ taskId: t.id as string, registry }));
       } catch (err) {
         if (!(err instanceof AzureError)) throw err;
         errors.push({ task: registry.id, code: err.code, message: err.message });
+        unlisted.push(normalizeId(registry.id));
         return [];
       }
     });
-    return perRegistry.flat().filter((t) => typeof t.taskId === 'string');
+    const out: TaskToRead[] = perRegistry.flat().filter((t) => typeof t.taskId === 'string');
+    if (scope.kind === 'secret' && (unlisted.length > 0 || registries.size === 0)) {
+      // Fall back to what the index knows for registries that could not be listed.
+      const known = new Set(out.map((t) => normalizeId(t.taskId)));
+      const snap = await index();
+      const key = versionlessKey(parseSecretUri(`${scope.vaultUrl}/secrets/${scope.name}`));
+      for (const t of snap.tasks.values()) {
+        const rk = normalizeId(t.registryId);
+        if (known.has(normalizeId(t.taskId)) || (registries.size > 0 && !unlisted.includes(rk))) continue;
+        if (t.detailsReadAt !== '' && !usesSecret(t, key)) continue;
+        const registry = snap.registries.get(rk);
+        out.push(registry ? { taskId: t.taskId, registry } : { taskId: t.taskId });
+      }
+    }
+    return out;
   }
   if (scope.kind === 'tasks') {
     const out: TaskToRead[] = [];
@@ -129,15 +157,7 @@ export async function tasksInScope(
     }
     return out;
   }
-  const snap = await index();
-  const key = versionlessKey(parseSecretUri(`${scope.vaultUrl}/secrets/${scope.name}`));
-  const out: TaskToRead[] = [];
-  for (const t of snap.tasks.values()) {
-    if (t.detailsReadAt !== '' && !usesSecret(t, key)) continue;
-    const registry = snap.registries.get(normalizeId(t.registryId));
-    out.push(registry ? { taskId: t.taskId, registry } : { taskId: t.taskId });
-  }
-  return out;
+  return [];
 }
 
 function fallbackRegistry(registryId: string): RegistryInfo {
@@ -151,12 +171,17 @@ function fallbackRegistry(registryId: string): RegistryInfo {
   };
 }
 
+/** Write-through of the task details a check read (PlanActivities.recordTaskDetails). */
+export type RecordTaskDetails = (reads: { details: Task; readAt: string }[]) => Promise<unknown>;
+
 export async function inventoryCredentials(
   deps: Deps,
   arm: ArmAdapters,
   index: () => Promise<IndexSnapshot>,
   input: InventoryCredentialsInput,
+  record?: RecordTaskDetails,
 ): Promise<InventoryCredentialsOutput> {
+  const reads: { details: Task; readAt: string }[] = [];
   const errors: InventoryCredentialsOutput['errors'] = [];
   const tasks = await tasksInScope(deps, arm, index, input.scope, errors);
   const wanted =
@@ -194,6 +219,7 @@ export async function inventoryCredentials(
   const perTask = await mapLimit(tasks, CONCURRENCY, async (t): Promise<CredentialRef[]> => {
     try {
       const details = await arm.getTaskDetails(t.taskId);
+      reads.push({ details, readAt: deps.now().toISOString() });
       const registryId = registryIdOf(t.taskId);
       // toTaskInfo wants the registry only for wording and output refs; credentials do not depend on it.
       const registry = t.registry ?? fallbackRegistry(registryId);
@@ -223,5 +249,13 @@ export async function inventoryCredentials(
       return [];
     }
   });
+  if (record && reads.length > 0) {
+    try {
+      await record(reads);
+    } catch (err) {
+      // The check's verdicts stand without it; the next refresh or plan re-check catches the index up.
+      deps.log(`inventoryCredentials: index write-through failed: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
   return { credentials: perTask.flat(), tasks: tasks.length, errors };
 }

@@ -19,6 +19,7 @@ import {
 import { AzureError, type ArmAdapters } from '../../azure/adapters.js';
 import type { CredentialOps } from '../../azure/credentialOps.js';
 import type { RefreshCredentialInput, RefreshCredentialOutput } from '../../contracts/index.js';
+import type { RecordTaskDetails } from './inventory.js';
 
 type WireField = 'userName' | 'password';
 const wireField = (field: 'username' | 'password'): WireField => (field === 'username' ? 'userName' : 'password');
@@ -48,6 +49,8 @@ export async function refreshCredential(
   arm: ArmAdapters,
   ops: CredentialOps,
   input: RefreshCredentialInput,
+  record?: RecordTaskDetails,
+  now: () => Date = () => new Date(),
 ): Promise<RefreshCredentialOutput> {
   const out: RefreshCredentialOutput = { task: input.task, outcome: 'unchanged', changed: [], message: '' };
   const fail = (err: AzureError | SecretUriError, what: string): RefreshCredentialOutput => ({
@@ -100,7 +103,10 @@ export async function refreshCredential(
     patched = true;
 
     // Read back: the PATCH answer masks credentials, so only getDetails shows whether it took.
-    const after = entriesOf(await arm.getTaskDetails(input.task));
+    const readBack = await arm.getTaskDetails(input.task);
+    // The index learns the new reference now, so the next plan does not repeat SecretVersionOutdated.
+    await record?.([{ details: readBack, readAt: now().toISOString() }])?.catch(() => undefined);
+    const after = entriesOf(readBack);
     const missed = out.changed.filter((ch) => {
       const key = findKey(after, ch.loginServer);
       const v = key !== undefined ? after[key]?.[wireField(ch.field)] : undefined;

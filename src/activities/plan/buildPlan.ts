@@ -15,7 +15,7 @@ import type { ArmAdapters } from '../../azure/adapters.js';
 import type { BuildPlanInput, Plan, PlannedBase, PlannedTask } from '../../contracts/index.js';
 import type { Deps } from '../deps.js';
 import type { IndexSnapshot } from './indexStore.js';
-import { identityOf, preflightTasks } from './preflight.js';
+import { identityOf, preflightTasks, type RecordTasks } from './preflight.js';
 
 /**
  * Without a digest nothing can be "already built from it", so the planner gets a digest no image has: every
@@ -36,6 +36,7 @@ export async function buildPlan(
   arm: ArmAdapters,
   index: IndexSnapshot,
   input: BuildPlanInput,
+  record?: RecordTasks,
 ): Promise<Plan> {
   const g = index.graph();
   const upToDate = new Set<string>();
@@ -140,7 +141,7 @@ export async function buildPlan(
 
   if (input.preflight) {
     const ids = domain.waves.flat().map((t) => t.taskId);
-    const verdicts = await preflightTasks(deps, arm, index, ids);
+    const verdicts = await preflightTasks(deps, arm, index, ids, record);
     for (const id of ids) {
       const v = verdicts[id];
       const planned = out.tasks[id];

@@ -1,7 +1,8 @@
 // Activities of the dependency index, plans and preflight, built over injected deps. One factory instance per process
 // (functions/plan.ts uses `lazy`), so its in-process index copy is shared by every plan in the process.
-import { normalizeId, subgraph, type Subgraph } from '../../domain/index.js';
-import { createArmAdapters, type ArmAdapters } from '../../azure/adapters.js';
+import type { Task } from '@azure/arm-containerregistry';
+import { normalizeId, registryIdOf, subgraph, type RegistryInfo, type Subgraph } from '../../domain/index.js';
+import { createArmAdapters, toTaskInfo, type ArmAdapters } from '../../azure/adapters.js';
 import type {
   BuildPlanInput,
   Plan,
@@ -16,9 +17,9 @@ import type {
 } from '../../contracts/index.js';
 import type { Deps } from '../deps.js';
 import { buildPlan } from './buildPlan.js';
-import { INDEX_TABLE, IndexStore, type IndexSnapshot } from './indexStore.js';
+import { INDEX_TABLE, IndexStore, type IndexSnapshot, type StoredTask } from './indexStore.js';
 import { preflightTasks } from './preflight.js';
-import { refreshIndex } from './refresh.js';
+import { needsDetails, refreshIndex } from './refresh.js';
 import { remediatePull } from './remediate.js';
 
 export { INDEX_TABLE, IndexStore } from './indexStore.js';
@@ -49,6 +50,17 @@ export interface PlanActivities {
   index(): Promise<IndexSnapshot>;
   /** A registry's login server: from the index when it knows the registry, else read from ARM. */
   registryLoginServer(input: RegistryLoginServerInput): Promise<RegistryLoginServerOutput>;
+  /**
+   * Write-through: tasks read in full elsewhere (`tasks.getDetails` answers, e.g. by a credential check) replace
+   * their index entries; returns how many changed. Does nothing before the index is built.
+   */
+  recordTaskDetails(tasks: readonly TaskDetailsRead[]): Promise<number>;
+}
+
+/** One `tasks.getDetails` answer and when it was read. Never logged: it holds credential references. */
+export interface TaskDetailsRead {
+  details: Task;
+  readAt: string;
 }
 
 export interface PlanActivitiesOptions {
@@ -80,9 +92,38 @@ export function createPlanActivities(deps: Deps, options: PlanActivitiesOptions 
     return built;
   }
 
+  const record = (tasks: StoredTask[]): Promise<number> => store.recordTasks(tasks);
+
+  async function recordTaskDetails(reads: readonly TaskDetailsRead[]): Promise<number> {
+    const snap = await store.load();
+    if (!snap) return 0;
+    const out: StoredTask[] = [];
+    for (const { details, readAt } of reads) {
+      if (!details.id) continue;
+      const registryId = registryIdOf(details.id);
+      const registry: RegistryInfo | undefined = snap.registries.get(normalizeId(registryId));
+      if (!registry) continue;
+      const problems: string[] = [];
+      const info = toTaskInfo(details, registry, { details, problems });
+      const stored = snap.tasks.get(normalizeId(details.id));
+      out.push({
+        taskId: info.id,
+        registryId: registry.id,
+        // A task new to the index gets no list hashes: the next refresh lists it and fills them in.
+        hash: stored?.hash ?? '',
+        detailsHash: stored?.detailsHash ?? '',
+        detailsReadAt: readAt,
+        needsDetails: needsDetails(details),
+        info,
+        problems,
+      });
+    }
+    return store.recordTasks(out);
+  }
+
   return {
-    buildPlan: async (input) => buildPlan(deps, adapters(), await index(), input),
-    preflightTasks: async (input) => preflightTasks(deps, adapters(), await index(), input.taskIds),
+    buildPlan: async (input) => buildPlan(deps, adapters(), await index(), input, record),
+    preflightTasks: async (input) => preflightTasks(deps, adapters(), await index(), input.taskIds, record),
     remediatePull: (input) => remediatePull(deps, adapters(), input),
     refreshIndex: refresh,
     graph: async (ref) => {
@@ -112,5 +153,6 @@ export function createPlanActivities(deps: Deps, options: PlanActivitiesOptions 
       const info = indexed ?? (await adapters().getRegistry(registryId));
       return { loginServer: info.loginServer.toLowerCase() };
     },
+    recordTaskDetails,
   };
 }

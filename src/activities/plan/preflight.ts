@@ -2,6 +2,12 @@
 // domain rule (`preflightTask`) needs — registries, role assignments at and above each registry/vault, role
 // definitions, vaults, secret PROPERTIES — through one reader whose caches live for one activity call, so 100 tasks
 // sharing a base registry cost one role-assignment list, not 100.
+//
+// Verdicts from current facts: the task itself comes from the index, which may be hours behind a credential edit
+// (masked GETs hide those). So a verdict that would block the task, or print a fix, is re-checked against the task
+// read now (`tasks.getDetails` for that task only) before it is reported, and what was read is written through to
+// the index — a fix the user applied shows in the very next plan and push. Ready tasks with nothing to fix cost
+// nothing extra.
 import {
   normalizeId,
   normalizeLoginServer,
@@ -13,6 +19,7 @@ import {
   tryParseImageRef,
   unixSeconds,
   vaultSecretsOf,
+  type NamedIdentity,
   type Reason,
   type RegistryInfo,
   type RoleAssignmentInfo,
@@ -21,10 +28,10 @@ import {
   type TaskInfo,
   type VaultInfo,
 } from '../../domain/index.js';
-import { AzureNotFoundError, toTaskInfo, type AzureError, type ArmAdapters } from '../../azure/adapters.js';
+import { AzureError, AzureNotFoundError, toTaskInfo, type ArmAdapters } from '../../azure/adapters.js';
 import type { PlannedTask, PreflightOutput, PreflightVerdict } from '../../contracts/index.js';
 import type { Deps } from '../deps.js';
-import type { IndexSnapshot } from './indexStore.js';
+import type { IndexSnapshot, StoredTask } from './indexStore.js';
 import { mapLimit, memoAsync } from '../shared/async.js';
 import { AzureReadCache } from '../shared/readCache.js';
 
@@ -33,6 +40,9 @@ const CONCURRENCY = 16;
 /** Per-call caches over the adapters (see AzureReadCache), plus the task and login-server lookups over the index. */
 export class PreflightReader extends AzureReadCache {
   private readonly details: (taskId: string) => Promise<TaskInfo | undefined>;
+  /** Tasks read in full during this call, to write through to the index. */
+  readonly read = new Map<string, StoredTask>();
+  private identitiesIn: ((rg: string) => Promise<NamedIdentity[]>) | undefined;
   private watchedByLoginServer: Promise<Map<string, string>> | undefined;
 
   constructor(
@@ -60,8 +70,34 @@ export class PreflightReader extends AzureReadCache {
       if (!stored) return undefined;
       const registry = this.index.registries.get(normalizeId(stored.registryId));
       if (!registry) return stored.info;
-      const details = await arm.getTaskDetails(stored.taskId);
-      return toTaskInfo(details, registry, { details });
+      let details;
+      try {
+        details = await arm.getTaskDetails(stored.taskId);
+      } catch (err) {
+        // Deleted since the index saw it: say so rather than judge what is no longer there.
+        if (err instanceof AzureNotFoundError) return undefined;
+        throw err;
+      }
+      const problems: string[] = [];
+      const info = toTaskInfo(details, registry, { details, problems });
+      this.read.set(normalizeId(taskId), {
+        ...stored,
+        info,
+        problems,
+        detailsReadAt: this.deps.now().toISOString(),
+        needsDetails: Object.keys(details.credentials?.customRegistries ?? {}).length > 0 || stored.needsDetails,
+      });
+      return info;
+    });
+    this.identitiesIn = memoAsync(async (resourceGroupId: string) => {
+      const p = parseResourceId(resourceGroupId);
+      try {
+        return await arm.listUserAssignedIdentities(p.subscriptionId as string, p.resourceGroup as string);
+      } catch (err) {
+        // Naming the identity is a courtesy: without read access to it, the fix names the client id instead.
+        if (err instanceof AzureError) return [];
+        throw err;
+      }
     });
   }
 
@@ -71,6 +107,23 @@ export class PreflightReader extends AzureReadCache {
     if (!stored) return undefined;
     if (stored.detailsReadAt !== '') return stored.info;
     return this.details(taskId);
+  }
+
+  /** The task as it is now (getDetails, once per call), whatever the index holds. */
+  async freshTask(taskId: string): Promise<TaskInfo | undefined> {
+    return this.details(taskId);
+  }
+
+  /** Was this task read in full during this call? */
+  isFresh(taskId: string): boolean {
+    return this.read.has(normalizeId(taskId));
+  }
+
+  /** User-assigned identities in the task's resource group (to name the one an unknown client id belongs to). */
+  async identitiesNear(task: TaskInfo): Promise<NamedIdentity[]> {
+    const p = parseResourceId(task.registryId);
+    if (!p.subscriptionId || !p.resourceGroup || !this.identitiesIn) return [];
+    return this.identitiesIn(`/subscriptions/${p.subscriptionId}/resourceGroups/${p.resourceGroup}`);
   }
 
   /** Registry id for a login server: the index first, then the watched (base) registries, read once per call. */
@@ -104,13 +157,29 @@ function unreadableSecret(task: TaskInfo, ref: SecretRef, err: AzureError): Reas
   };
 }
 
+/** Worth a re-check against the task as it is now: it would block the run, or it prints a fix. */
+function needsRecheck(verdict: PreflightVerdict): boolean {
+  return verdict.reasons.some((r) => r.severity === 'blocking' || r.fix !== undefined);
+}
+
 export async function preflightOne(
   deps: Deps,
   reader: PreflightReader,
   index: IndexSnapshot,
   taskId: string,
 ): Promise<PreflightVerdict> {
-  const task = await reader.task(taskId);
+  const verdict = await preflightFrom(deps, reader, index, taskId, await reader.task(taskId));
+  if (reader.isFresh(taskId) || !index.tasks.has(normalizeId(taskId)) || !needsRecheck(verdict)) return verdict;
+  return preflightFrom(deps, reader, index, taskId, await reader.freshTask(taskId));
+}
+
+async function preflightFrom(
+  deps: Deps,
+  reader: PreflightReader,
+  index: IndexSnapshot,
+  taskId: string,
+  task: TaskInfo | undefined,
+): Promise<PreflightVerdict> {
   if (!task) {
     return { task: taskId, decision: 'blocked', reasons: [reasonBuilders.taskNotFound(taskId)], identity: {} };
   }
@@ -171,6 +240,12 @@ export async function preflightOne(
 
   // Role definitions of every assignment that might apply.
   const definitions = await reader.definitions([...assignments.values()]);
+  // An unknown client id: look for the identity it belongs to, so the fix can name it.
+  const unknownClientId = task.credentials.some((c) => {
+    const r = resolveIdentity(task, c.identity);
+    return !r.ok && r.problem === 'unknownClientId';
+  });
+  const identities = unknownClientId ? await reader.identitiesNear(task) : [];
 
   const result = preflightTask({
     task,
@@ -181,6 +256,7 @@ export async function preflightOne(
     vaults,
     secrets,
     latestVersions,
+    identities,
     now: unixSeconds(deps.now()),
     warningDays: deps.settings.secretWarningDays,
   });
@@ -201,15 +277,20 @@ export async function preflightOne(
   };
 }
 
+/** Write-through of tasks read in full (IndexStore.recordTasks). */
+export type RecordTasks = (tasks: StoredTask[]) => Promise<unknown>;
+
 export async function preflightTasks(
   deps: Deps,
   arm: ArmAdapters,
   index: IndexSnapshot,
   taskIds: readonly string[],
+  record?: RecordTasks,
 ): Promise<PreflightOutput> {
   const reader = new PreflightReader(deps, arm, index);
   const ids = [...new Set(taskIds)];
   const verdicts = await mapLimit(ids, CONCURRENCY, (id) => preflightOne(deps, reader, index, id));
+  if (record && reader.read.size > 0) await record([...reader.read.values()]);
   // Keyed by the id as asked (ARM ids compare case-insensitively; callers look verdicts up by their own spelling).
   const out: PreflightOutput = {};
   ids.forEach((id, i) => (out[id] = verdicts[i] as PreflightVerdict));

@@ -1,13 +1,19 @@
-// Index refresh: list registries and tasks in the managed scopes, and read credentials (`tasks.getDetails`) only where
-// the cheap masked list says something changed. Algorithm, per refresh:
+// Index refresh: list registries and tasks in the managed scopes, and read credentials (`tasks.getDetails`, a POST
+// that ARM charges to the write bucket) only where the cheap masked list says they exist and something changed.
+// Algorithm, per refresh:
 //   1. list registries per managed scope (1 paged list per subscription/resource group, 1 GET per registry scope);
 //   2. list tasks per registry (1 paged list each) — masked GETs, hashed;
 //   3. a task whose hash equals the stored one is unchanged: nothing read, nothing written;
 //      a task whose hash changed only in `step.baseImageDependencies` (a run recorded new base digests) is rebuilt
-//      from the list with its stored credentials; any other change (or a new task) costs one `getDetails`;
+//      from the list with its stored credentials; any other change (or a new task) is read in full only when
+//      `needsDetails` says listDetails would add something (custom registry credentials, task content the masked
+//      view leaves out) — every other task is indexed from the masked view alone, at no cost;
 //   4. masked GETs hide credential edits inside an existing `customRegistries` entry, so credentials older than
 //      DETAILS_MAX_AGE are re-read, at most ceil(tasks / VERIFY_SLICES) per refresh (oldest first), which spreads a
-//      daily re-verification evenly over the default 15-minute schedule;
+//      daily re-verification evenly over the default 15-minute schedule (tasks with credentials only). Verdicts do
+//      not wait for it: preflight re-reads a task before reporting it blocked (preflight.ts), and credential checks
+//      write what they read through to the index;
+//   `input.tasks` / `input.registries` name tasks to re-read in full now (first, ahead of the budget);
 //   5. tasks and registries gone from a successfully listed scope/registry are deleted; a scope or registry that
 //      failed to list keeps its previous entries and is reported in `errors`;
 //   6. changed entities are written in batches, then the meta entity; the version moves only when content changed.
@@ -37,6 +43,18 @@ export const VERIFY_SLICES = 96;
 export const DEFAULT_MAX_DETAIL_READS = 500;
 const CONCURRENCY = 16;
 
+/**
+ * Would `tasks.getDetails` add anything the index uses to this masked task? Credentials live only there (the masked
+ * view shows each custom registry as `"<login server>": null`), and so does the YAML of an EncodedTask whose masked
+ * view leaves `encodedTaskContent` out. Secret arguments and values are dropped from the masked view and the index
+ * never uses them (outputs are derived from non-secret values only), so they need no read.
+ */
+export function needsDetails(task: Task): boolean {
+  if (Object.keys(task.credentials?.customRegistries ?? {}).length > 0) return true;
+  const step = task.step as { type?: string; encodedTaskContent?: string } | undefined;
+  return step?.type === 'EncodedTask' && !step.encodedTaskContent;
+}
+
 export function taskHashes(task: Task): { hash: string; detailsHash: string } {
   const hash = sha256(canonicalJson(task));
   const step = task.step ? { ...task.step, baseImageDependencies: undefined } : undefined;
@@ -50,6 +68,7 @@ interface Listed {
   hash: string;
   detailsHash: string;
   key: string;
+  needsDetails: boolean;
 }
 
 function sameRegistry(a: RegistryInfo | undefined, b: RegistryInfo): boolean {
@@ -98,7 +117,13 @@ export async function refreshIndex(
     try {
       for (const task of await arm.listTasks(registry.id)) {
         if (!task.id) continue;
-        listed.push({ registry, task, key: normalizeId(task.id), ...taskHashes(task) });
+        listed.push({
+          registry,
+          task,
+          key: normalizeId(task.id),
+          needsDetails: needsDetails(task),
+          ...taskHashes(task),
+        });
       }
     } catch (err) {
       if (!(err instanceof AzureError)) throw err;
@@ -113,20 +138,35 @@ export async function refreshIndex(
 
   // 3 + 4. decide what needs getDetails
   const now = deps.now();
+  const readAt = now.toISOString();
+  const forcedTasks = new Set((input.tasks ?? []).map((t) => normalizeId(t)));
+  const forcedRegistries = new Set((input.registries ?? []).map((r) => normalizeId(r)));
+  const forced = (l: Listed): boolean => forcedTasks.has(l.key) || forcedRegistries.has(normalizeId(l.registry.id));
   const upserts: StoredTask[] = [];
   const needDetails: Listed[] = [];
   const ageCandidates: { l: Listed; stored: StoredTask }[] = [];
   for (const l of listed) {
     const stored = base?.tasks.get(l.key);
     const known = stored !== undefined && stored.detailsReadAt !== '';
+    if (forced(l)) {
+      needDetails.unshift(l);
+      continue;
+    }
     if (known && stored.hash === l.hash) {
-      ageCandidates.push({ l, stored });
+      if (stored.needsDetails) ageCandidates.push({ l, stored });
       continue;
     }
     if (known && stored.detailsHash === l.detailsHash) {
       const info = toTaskInfo(l.task, l.registry, { credentials: stored.info.credentials, problems: [] });
       upserts.push({ ...stored, hash: l.hash, info, registryId: l.registry.id });
-      ageCandidates.push({ l, stored });
+      if (stored.needsDetails) ageCandidates.push({ l, stored });
+      continue;
+    }
+    if (!l.needsDetails) {
+      // Nothing listDetails would add: the masked view is the whole task.
+      const problems: string[] = [];
+      const info = toTaskInfo(l.task, l.registry, { credentials: [], problems });
+      upserts.push({ ...stored, ...storedFrom(l, info, problems), detailsReadAt: readAt });
       continue;
     }
     needDetails.push(l);
@@ -141,7 +181,6 @@ export async function refreshIndex(
   const reading = needDetails.slice(0, maxDetailReads);
   const deferred = needDetails.slice(maxDetailReads);
   let detailReads = 0;
-  const readAt = now.toISOString();
   await mapLimit(reading, CONCURRENCY, async (l) => {
     const stored = base?.tasks.get(l.key);
     try {
@@ -150,15 +189,7 @@ export async function refreshIndex(
       const details = await arm.getTaskDetails(l.task.id as string);
       const problems: string[] = [];
       const info = toTaskInfo(details, l.registry, { details, problems });
-      upserts.push({
-        taskId: info.id,
-        registryId: l.registry.id,
-        hash: l.hash,
-        detailsHash: l.detailsHash,
-        detailsReadAt: readAt,
-        info,
-        problems,
-      });
+      upserts.push({ ...storedFrom(l, info, problems), detailsReadAt: readAt });
     } catch (err) {
       if (!(err instanceof AzureError || err instanceof TypeError)) throw err;
       if (err instanceof AzureNotFoundError) return; // deleted since the list: the next refresh drops it
@@ -229,17 +260,21 @@ export async function refreshIndex(
   return output;
 }
 
-function pendingTask(l: Listed, credentials: TaskCredential[]): StoredTask {
-  const info: TaskInfo = toTaskInfo(l.task, l.registry, { credentials, problems: [] });
+function storedFrom(l: Listed, info: TaskInfo, problems: string[]): StoredTask {
   return {
     taskId: info.id,
     registryId: l.registry.id,
     hash: l.hash,
     detailsHash: l.detailsHash,
     detailsReadAt: '',
+    needsDetails: l.needsDetails,
     info,
-    problems: [],
+    problems,
   };
+}
+
+function pendingTask(l: Listed, credentials: TaskCredential[]): StoredTask {
+  return storedFrom(l, toTaskInfo(l.task, l.registry, { credentials, problems: [] }), []);
 }
 
 function countPending(base: IndexSnapshot | undefined, changes: IndexChanges, deferred: readonly Listed[]): number {
