@@ -150,7 +150,11 @@ describeBicep('app settings of the compiled main.bicep', () => {
     const hub = (compiled('main').parameters as Record<string, { minLength?: number; maxLength?: number }>).taskHub;
     expect([hub?.minLength, hub?.maxLength]).toEqual([3, 45]);
     // Bicep has no pattern decorator: a name of the right length but the wrong shape is refused by the app.
-    const settings = appSettings(deployMain({ environmentName: 'dev', taskHub: 'acr-cascade' }));
+    const settings = {
+      ...appSettings(deployMain({ environmentName: 'dev', taskHub: 'acr-cascade' })),
+      // The topic endpoint is a deployment-time reference the evaluator cannot resolve; give it a value.
+      CASCADE_NOTIFICATION_TOPIC_ENDPOINT: 'https://topic.example/api/events',
+    };
     expect(() => loadSettings(settings)).toThrow(/^CASCADE_TASK_HUB: 'acr-cascade' is not a task hub name/);
   });
 });
