@@ -138,11 +138,12 @@ export async function run(): Promise<Record<string, unknown>> {
       await sleep(200);
     }
     const refresh = await call('POST', '/api/index/refresh');
-    const statusUri = refresh.json.statusQueryGetUri as string;
+    if (refresh.status !== 202) throw new Error(`POST /api/index/refresh: ${refresh.status}`);
+    // The API's status route (one status vocabulary), not the durable runtime's.
     for (;;) {
-      const st = (await (await fetch(statusUri)).json()) as { runtimeStatus?: string };
-      if (st.runtimeStatus === 'Completed') break;
-      if (st.runtimeStatus === 'Failed') throw new Error('index refresh failed');
+      const st = (await call('GET', '/api/index/refresh')).json as { status?: string };
+      if (st.status === 'Completed') break;
+      if (st.status === 'Failed') throw new Error('index refresh failed');
       await sleep(250);
     }
     const setupMs = Date.now() - setupStart;
