@@ -48,8 +48,8 @@ export default tseslint.config(
             },
             // Orchestrators may import activity names and types (contracts), never the activities themselves.
             {
-              regex: '^\\.\\./activities/(?!contracts\\.js$)',
-              message: 'import names/types from ../activities/contracts.js only',
+              regex: '^\\.\\./activities/',
+              message: 'import names/types from ../contracts/index.js only',
             },
           ],
         },

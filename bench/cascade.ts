@@ -3,10 +3,13 @@
 //   - the time from the Event Grid delivery of the push to the moment ARM has accepted every first-wave run (the
 //     emulator's run createTime), with the emulator's default ARM token buckets and with throttling switched off;
 //   - ARM requests per dependent over the whole cascade, reads and writes separately (from /_emulator/stats; the
-//     requests the emulator answered 429 count too — they are requests the app made);
+//     requests the emulator answered 429 count too — they are requests the app made), and the reads spent watching
+//     runs (runs.get + runs.list) per dependent;
 // next to the physical limit the write bucket sets for scheduling N runs: 200 at once, then 10 per second.
-// Setup (tasks, registries, index) is done with throttling off. The app runs with settle 0 s and 500 runs in flight
-// per cascade (the setting's maximum), so the window measures ARM, not the cascade's own cap.
+// Runs last 20–120 s each (uniform, per run; the emulator's durationMaxMs), real time: minute-scale builds with the
+// default poll backoff (10 → 60 s, on the shared 30 s grid), not compressed, so reads per dependent are what a real
+// estate would spend. Setup (tasks, registries, index) is done with throttling off. The app runs with settle 0 s and
+// 500 runs in flight per cascade (the setting's maximum), so the window measures ARM, not the cascade's own cap.
 // Needs `npm run build` (npm run bench does it).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,14 +22,14 @@ import { cascadeInstanceId } from '../src/domain/index.js';
 
 const SIZES = (process.env.BENCH_CASCADE_SIZES ?? '1,100,1000').split(',').map(Number);
 const TASKS_PER_REGISTRY = 100;
-const RUN_DURATION_MS = 200;
+const RUN_DURATION_MS = { min: 20_000, max: 120_000 };
 const WRITE_BUCKET = { burst: 200, perSecond: 10 };
 const APP_SETTINGS = {
   CASCADE_TASK_HUB: 'AcrCascadeBench',
   CASCADE_SETTLE_SECONDS: '0',
   CASCADE_MAX_PARALLEL_RUNS: '500',
-  CASCADE_POLL_INITIAL_SECONDS: '2',
-  CASCADE_POLL_MAX_SECONDS: '10',
+  CASCADE_POLL_INITIAL_SECONDS: '10',
+  CASCADE_POLL_MAX_SECONDS: '60',
 };
 const REPOSITORY = 'baseimages/bench';
 
@@ -41,6 +44,11 @@ interface Measure {
   armWritesPerDependent: number;
   armReads: number;
   armWrites: number;
+  /** runs.get + runs.list per dependent: what watching the runs cost. */
+  watchReadsPerDependent: number;
+  /** Median / longest run (createTime → finishTime) of the cascade's runs: the duration mix it met. */
+  runDurationMedianMs: number;
+  runDurationMaxMs: number;
   /** scheduleRun requests per run (above 1 = requests answered 429 and retried). */
   scheduleRunRequestsPerRun: number;
   topArmOperations: Counts;
@@ -87,7 +95,7 @@ export async function run(): Promise<Record<string, unknown>> {
     stack = await startStack({
       stateDir,
       ports: { arm: 0, identity: 0, host: 0, azurite: 0 },
-      runDurationMs: RUN_DURATION_MS,
+      runDurationMs: RUN_DURATION_MS.min,
       stackFile: null,
       appSettings: APP_SETTINGS,
     });
@@ -111,6 +119,7 @@ export async function run(): Promise<Record<string, unknown>> {
 
     // ---- setup (throttling off) ----------------------------------------------------------------------------------
     await admin('PUT', '/throttle', { enabled: false });
+    await admin('PUT', '/acr/runs/config', { durationMs: RUN_DURATION_MS.min, durationMaxMs: RUN_DURATION_MS.max });
     const acr = new ContainerRegistryManagementClient(s.operator, emu.subscriptionId, {
       endpoint: emu.armEndpoint,
       credentialScopes: ['https://management.azure.com/.default'],
@@ -159,16 +168,27 @@ export async function run(): Promise<Record<string, unknown>> {
     }
     const tasksMs = Date.now() - setupStart;
     const refresh = await call('POST', '/api/index/refresh');
-    const statusUri = refresh.json.statusQueryGetUri as string;
+    if (refresh.status !== 202) throw new Error(`index refresh: ${refresh.status} ${JSON.stringify(refresh.json)}`);
     for (;;) {
-      const st = (await (await fetch(statusUri)).json()) as { runtimeStatus?: string };
-      if (st.runtimeStatus === 'Completed') break;
-      if (st.runtimeStatus === 'Failed') throw new Error('index refresh failed');
+      const st = await call('GET', '/api/index/refresh');
+      if (st.json.runtimeStatus === 'Completed') break;
+      if (st.json.runtimeStatus === 'Failed') throw new Error('index refresh failed');
       await sleep(250);
     }
     const setupMs = Date.now() - setupStart;
 
     // ---- measurements --------------------------------------------------------------------------------------------
+    const runDurations = (names: Set<string>, sinceIso: string): number[] => {
+      const out: number[] = [];
+      for (const r of emu.store.listResources<
+        ArmResource & { properties: { task?: string; createTime: string; finishTime?: string } }
+      >('Microsoft.ContainerRegistry/registries/runs')) {
+        const p = r.properties;
+        if (p.task && names.has(p.task) && p.createTime >= sinceIso && p.finishTime)
+          out.push(Date.parse(p.finishTime) - Date.parse(p.createTime));
+      }
+      return out.sort((a, b) => a - b);
+    };
     const runsAccepted = (names: Set<string>, sinceIso: string): number[] => {
       const times: number[] = [];
       for (const r of emu.store.listResources<ArmResource & { properties: { task?: string; createTime: string } }>(
@@ -234,6 +254,8 @@ export async function run(): Promise<Record<string, unknown>> {
         }
         const counts = (await admin('GET', '/stats')) as { requests: Counts };
         const arm = armCounts(counts.requests);
+        const watchReads = (arm.ops['runs.get'] ?? 0) + (arm.ops['runs.list'] ?? 0);
+        const lasted = runDurations(names, sinceIso);
         perMode[mode] = {
           firstWaveAcceptedMs: Math.max(0, firstWave - delivered),
           cascadeCompletedMs: completedAt - delivered,
@@ -241,13 +263,23 @@ export async function run(): Promise<Record<string, unknown>> {
           armWritesPerDependent: Math.round((arm.writes / size) * 100) / 100,
           armReads: arm.reads,
           armWrites: arm.writes,
+          watchReadsPerDependent: Math.round((watchReads / size) * 1000) / 1000,
+          runDurationMedianMs: lasted[Math.floor(lasted.length / 2)] ?? 0,
+          runDurationMaxMs: lasted[lasted.length - 1] ?? 0,
           scheduleRunRequestsPerRun: Math.round(((arm.ops['registries.scheduleRun'] ?? 0) / size) * 100) / 100,
           topArmOperations: top(arm.ops),
         };
       }
+      const writeBucketLimitMs = Math.max(0, Math.ceil(((size - WRITE_BUCKET.burst) / WRITE_BUCKET.perSecond) * 1000));
       results[`dependents_${size}`] = {
         ...perMode,
-        writeBucketLimitMs: Math.max(0, Math.ceil(((size - WRITE_BUCKET.burst) / WRITE_BUCKET.perSecond) * 1000)),
+        writeBucketLimitMs,
+        ...(writeBucketLimitMs > 0
+          ? {
+              firstWaveOverFloor:
+                Math.round((perMode.defaultBuckets!.firstWaveAcceptedMs / writeBucketLimitMs) * 1000) / 1000,
+            }
+          : {}),
       };
     }
     return {
@@ -257,7 +289,12 @@ export async function run(): Promise<Record<string, unknown>> {
         createTasksMs: tasksMs,
         indexRefreshMs: setupMs - tasksMs,
       },
-      settings: { ...APP_SETTINGS, runDurationMs: RUN_DURATION_MS, writeBucket: WRITE_BUCKET },
+      settings: {
+        ...APP_SETTINGS,
+        runDurationMinMs: RUN_DURATION_MS.min,
+        runDurationMaxMs: RUN_DURATION_MS.max,
+        writeBucket: WRITE_BUCKET,
+      },
       ...results,
     };
   } finally {

@@ -8,7 +8,7 @@ import type {
   PlannedTask,
   RefreshIndexOutput,
   TaskResult,
-} from '../src/activities/contracts.js';
+} from '../src/contracts/index.js';
 import type { IndexSummary } from '../src/activities/plan/index.js';
 import type { LastCheck } from '../src/activities/credentials/store.js';
 import type { Subgraph } from '../src/domain/graph.js';

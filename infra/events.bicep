@@ -42,6 +42,9 @@ param tags object = {}
 @description('Existing system topics to use instead of creating one: source ARM id (lower case) -> topic name (in the source resource group, with a system-assigned identity).')
 param existingSystemTopics object = {}
 
+@description('Action group alerted when a topic dead-letters an event (main.bicep passes its alerts\' group); \'\' = none.')
+param alertActionGroupId string = ''
+
 // Function names and event types must match the app's triggers (src/functions): Event Grid schema, as the app expects.
 var registryFunctionName = 'onRegistryEvent'
 var vaultFunctionName = 'onVaultEvent'
@@ -175,6 +178,31 @@ module vaultSubscriptions 'modules/events/topic-subscription.bicep' = [
     dependsOn: [
       vaultDeadLetterAccess
     ]
+  }
+]
+
+// Dead-lettered deliveries page on-call: a metric alert on each topic created (or reused) above.
+module registryDeadLetterAlerts 'modules/dead-letter-alerts.bicep' = [
+  for (registryId, i) in watchedRegistries: if (!empty(alertActionGroupId)) {
+    name: take('evt-acr-alert-${i}-${uniqueString(registryId)}', 64)
+    params: {
+      namePrefix: subscriptionName
+      tags: tags
+      actionGroupId: alertActionGroupId
+      topicIds: [registryTopics[i].outputs.id]
+    }
+  }
+]
+
+module vaultDeadLetterAlerts 'modules/dead-letter-alerts.bicep' = [
+  for (vaultId, i) in watchedVaults: if (!empty(alertActionGroupId)) {
+    name: take('evt-kv-alert-${i}-${uniqueString(vaultId)}', 64)
+    params: {
+      namePrefix: subscriptionName
+      tags: tags
+      actionGroupId: alertActionGroupId
+      topicIds: [vaultTopics[i].outputs.id]
+    }
   }
 ]
 

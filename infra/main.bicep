@@ -4,7 +4,7 @@
 // a function that already exists, so they are deployed after the code (azd's postdeploy hook does it).
 targetScope = 'resourceGroup'
 
-import { builtInRoles, customRoleDefinitions, appRoleAssignments, appAccessPolicies } from 'shared/roles.bicep'
+import { builtInRoles, customRoleDefinitions, appRoleAssignments, appAccessPolicies, operatorRoleAssignments } from 'shared/roles.bicep'
 
 // ---------------------------------------------------------------------------------------------------------------
 // Deployment
@@ -20,21 +20,6 @@ param location string = resourceGroup().location
 
 @description('Tags added to every resource created here.')
 param tags object = {}
-
-@description('Hosting plan: Flex Consumption (scales to zero; the default) or Elastic Premium (always warm).')
-@allowed([
-  'FlexConsumption'
-  'ElasticPremium'
-])
-param hostingPlan string = 'FlexConsumption'
-
-@description('Elastic Premium SKU (only with hostingPlan = ElasticPremium).')
-@allowed([
-  'EP1'
-  'EP2'
-  'EP3'
-])
-param elasticPremiumSku string = 'EP1'
 
 @description('Flex Consumption: most instances the app may scale out to.')
 @minValue(40)
@@ -85,6 +70,12 @@ param rotationRegistries array = []
 
 @description('Key Vaults (ARM ids) where the app may write rotated passwords as new secret versions. Empty: no rotation.')
 param rotationVaults array = []
+
+@description('Credential refresh: let the app repoint tasks pinned to an old secret version (grants tasks/write at the managed scopes, with token rotation or nativeTriggers = disable too). Off: the credential check reports such tasks with the fix instead.')
+param credentialRefresh bool = true
+
+@description('Object id of an Entra ID group of operators; it gets what docs/operations.md has operators do (read the app tables, read dead-lettered events). Empty: none.')
+param operatorsGroupPrincipalId string = ''
 
 @description('Watched vaults that use the access-policy permission model instead of Azure RBAC; they get an access policy (list, plus set for rotation vaults).')
 param accessPolicyVaults array = []
@@ -180,7 +171,9 @@ param armAudience string = environment().resourceManager
 @description('CASCADE_KEYVAULT_VERIFY_CHALLENGE_RESOURCE: verify the Key Vault challenge resource (switch off only for vaults outside *.vault.azure.net-style domains).')
 param keyVaultVerifyChallengeResource bool = true
 
-@description('CASCADE_TASK_HUB: Durable task hub name (also the Durable Task Scheduler task hub).')
+@description('CASCADE_TASK_HUB: Durable task hub name (also the Durable Task Scheduler task hub): 3-45 letters and digits, starting with a letter, not \'Cascade\' (its tables would be the app\'s own). The app refuses anything else at start-up.')
+@minLength(3)
+@maxLength(45)
 param taskHub string = 'AcrCascade'
 
 @description('CASCADE_API_AUTH: how API callers authenticate: entra (Entra ID tokens with the Cascade.Reader / Cascade.Operator app roles) or keys (function keys; an opt-in for automation).')
@@ -343,12 +336,6 @@ var identityHostSettings = useUserAssignedIdentity ? {
   AzureWebJobsStorage__clientId: appClientId
 } : {}
 
-// Flex Consumption takes the runtime from functionAppConfig and rejects these settings; Elastic Premium needs them.
-var planSettings = hostingPlan == 'ElasticPremium' ? {
-  FUNCTIONS_EXTENSION_VERSION: '~4'
-  FUNCTIONS_WORKER_RUNTIME: 'node'
-  WEBSITE_RUN_FROM_PACKAGE: '1'
-} : {}
 
 // The Durable Task Scheduler replaces the Azure Storage provider named by host.json; app settings override host.json.
 var schedulerClientIdPart = useUserAssignedIdentity ? ';ClientID=${appClientId}' : ''
@@ -358,7 +345,7 @@ var durableSettings = useDurableTaskScheduler ? {
   AzureFunctionsJobHost__extensions__durableTask__storageProvider__connectionStringName: 'DURABLE_TASK_SCHEDULER_CONNECTION_STRING'
 } : {}
 
-var appSettings = union(cascadeSettings, hostSettings, identityHostSettings, planSettings, durableSettings)
+var appSettings = union(cascadeSettings, hostSettings, identityHostSettings, durableSettings)
 
 module functionApp 'modules/function-app.bicep' = {
   name: 'function-app-${resourceToken}'
@@ -367,8 +354,6 @@ module functionApp 'modules/function-app.bicep' = {
     location: location
     tags: allTags
     planName: 'plan-acr-cascade-${resourceToken}'
-    hostingPlan: hostingPlan
-    elasticPremiumSku: elasticPremiumSku
     flexMaximumInstanceCount: flexMaximumInstanceCount
     flexInstanceMemoryMB: flexInstanceMemoryMB
     deploymentContainerUrl: '${storage.outputs.blobEndpoint}${deploymentContainerName}'
@@ -394,6 +379,8 @@ var customRoleAssignableScopes = map(roleSubscriptionIds, s => '/subscriptions/$
 var roleSwitches = {
   always: true
   autoRemediate: autoRemediate
+  // tasks/write only when the app changes tasks: credential refresh, token rotation, or native triggers switched off.
+  taskWrites: credentialRefresh || !empty(rotationRegistries) || nativeTriggers == 'disable'
   azureStorageBackend: !useDurableTaskScheduler
   durableTaskScheduler: useDurableTaskScheduler
 }
@@ -545,6 +532,36 @@ module storageRoles 'modules/rbac/storage-roles.bicep' = {
   }
 }
 
+// The optional operators' group: read-only access for what docs/operations.md has operators do.
+var useOperatorsGroup = !empty(operatorsGroupPrincipalId)
+var operatorRoleSpecs = map(operatorRoleAssignments, a => {
+  scope: a.scope
+  roleDefinitionId: builtInRoles[a.role].id
+  condition: ''
+  description: 'acr-cascade (${environmentName}) operators: ${a.role}'
+})
+
+module operatorStorageRoles 'modules/rbac/storage-roles.bicep' = if (useOperatorsGroup) {
+  name: 'rbac-operators-storage-${resourceToken}'
+  params: {
+    storageAccountName: storage.outputs.name
+    principalId: operatorsGroupPrincipalId
+    principalType: 'Group'
+    roles: filter(operatorRoleSpecs, r => r.scope == 'storage')
+  }
+}
+
+module operatorDeadLetterRoles 'modules/rbac/container-roles.bicep' = if (useOperatorsGroup) {
+  name: 'rbac-operators-deadletter-${resourceToken}'
+  params: {
+    storageAccountName: storage.outputs.name
+    containerName: deadLetterContainerName
+    principalId: operatorsGroupPrincipalId
+    principalType: 'Group'
+    roles: filter(operatorRoleSpecs, r => r.scope == 'deadLetterContainer')
+  }
+}
+
 module topicRoles 'modules/rbac/topic-roles.bicep' = {
   name: 'rbac-topic-${resourceToken}'
   params: {
@@ -652,5 +669,8 @@ output CASCADE_EVENTS_PARAMETERS object = {
   }
   tags: {
     value: allTags
+  }
+  alertActionGroupId: {
+    value: alerts.outputs.actionGroupId
   }
 }

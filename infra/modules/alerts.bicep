@@ -103,39 +103,15 @@ resource queryAlerts 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview'
   }
 ]
 
-resource deadLetterAlerts 'Microsoft.Insights/metricAlerts@2018-03-01' = [
-  for (topicId, i) in eventGridSystemTopicIds: if (enabled) {
-    name: '${namePrefix}-dead-lettered-${i}'
-    location: 'global'
+module deadLetters 'dead-letter-alerts.bicep' = if (enabled && !empty(eventGridSystemTopicIds)) {
+  name: take('${namePrefix}-dead-letter-alerts', 64)
+  params: {
+    namePrefix: namePrefix
     tags: tags
-    properties: {
-      severity: 2
-      enabled: true
-      scopes: [topicId]
-      evaluationFrequency: 'PT5M'
-      windowSize: 'PT15M'
-      criteria: {
-        'odata.type': 'Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria'
-        allOf: [
-          {
-            criterionType: 'StaticThresholdCriterion'
-            name: 'deadLettered'
-            metricName: 'DeadLetteredCount'
-            metricNamespace: 'Microsoft.EventGrid/systemTopics'
-            operator: 'GreaterThan'
-            threshold: 0
-            timeAggregation: 'Total'
-          }
-        ]
-      }
-      actions: [
-        {
-          actionGroupId: groupId
-        }
-      ]
-    }
+    actionGroupId: groupId
+    topicIds: eventGridSystemTopicIds
   }
-]
+}
 
 resource workbook 'Microsoft.Insights/workbooks@2023-06-01' = if (enabled) {
   name: guid(resourceGroup().id, namePrefix, 'oncall-workbook')
@@ -152,3 +128,6 @@ resource workbook 'Microsoft.Insights/workbooks@2023-06-01' = if (enabled) {
     })
   }
 }
+
+@description('The action group the alerts notify (\'\' when alerts are off): events.bicep alerts on its topics with it.')
+output actionGroupId string = enabled ? groupId : ''

@@ -1,17 +1,11 @@
-// The Function App (Node 20, Functions v4) and its plan: Flex Consumption by default, Elastic Premium on request.
+// The Function App (Node 22, Functions v4) on a Flex Consumption plan. (Elastic Premium was dropped: without Azure
+// Files it needs the package at a blob URL read with the app identity, which azd's deploy does not produce.)
 // Always has a system-assigned identity; a user-assigned identity is added when given (it then holds the roles).
 param name string
 param location string
 param tags object
 param planName string
 
-@allowed([
-  'FlexConsumption'
-  'ElasticPremium'
-])
-param hostingPlan string
-
-param elasticPremiumSku string
 param flexMaximumInstanceCount int
 param flexInstanceMemoryMB int
 
@@ -24,26 +18,19 @@ param userAssignedIdentityId string
 @description('App settings by name.')
 param appSettings object
 
-var isFlex = hostingPlan == 'FlexConsumption'
 var useUserAssignedIdentity = !empty(userAssignedIdentityId)
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   name: planName
   location: location
   tags: tags
-  kind: isFlex ? 'functionapp' : 'elastic'
-  sku: isFlex ? {
+  kind: 'functionapp'
+  sku: {
     name: 'FC1'
     tier: 'FlexConsumption'
-  } : {
-    name: elasticPremiumSku
-    tier: 'ElasticPremium'
   }
-  properties: isFlex ? {
+  properties: {
     reserved: true
-  } : {
-    reserved: true
-    maximumElasticWorkerCount: 20
   }
 }
 
@@ -89,26 +76,17 @@ var settingsList = [
   }
 ]
 
-var baseSiteConfig = {
-  minTlsVersion: '1.2'
-  ftpsState: 'Disabled'
-  appSettings: settingsList
-}
-
-// Elastic Premium takes the runtime from linuxFxVersion; Flex from functionAppConfig.runtime.
-var siteConfig = union(baseSiteConfig, isFlex ? {} : {
-  linuxFxVersion: 'Node|22'
-})
-
-var baseSiteProperties = {
+// Flex takes the runtime from functionAppConfig.runtime (not linuxFxVersion) and rejects FUNCTIONS_* settings.
+var siteProperties = {
   serverFarmId: plan.id
   httpsOnly: true
-  siteConfig: siteConfig
-}
-
-var siteProperties = union(baseSiteProperties, isFlex ? {
+  siteConfig: {
+    minTlsVersion: '1.2'
+    ftpsState: 'Disabled'
+    appSettings: settingsList
+  }
   functionAppConfig: flexConfig
-} : {})
+}
 
 resource site 'Microsoft.Web/sites@2024-04-01' = {
   name: name

@@ -12,7 +12,8 @@
 //   topic               the outbound notification topic
 //   scheduler           the Durable Task Scheduler (only with durableBackend = 'DurableTaskScheduler')
 //   deadLetterContainer the dead-letter blob container (principal: each Event Grid system topic, not the app)
-// `when` names the switch that enables an entry: always | autoRemediate | azureStorageBackend | durableTaskScheduler.
+// `when` names the switch that enables an entry: always | autoRemediate | taskWrites | azureStorageBackend |
+// durableTaskScheduler.
 
 // Built-in roles: GUIDs are the same in every tenant.
 @export()
@@ -33,6 +34,14 @@ var builtInRoles = {
     id: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
     name: 'Storage Table Data Contributor'
   }
+  storageTableDataReader: {
+    id: '76199698-9eea-4c19-bc75-cec21354c6b6'
+    name: 'Storage Table Data Reader'
+  }
+  storageBlobDataReader: {
+    id: '2a2b9908-6ea1-4ae2-8e65-a410df84e7d1'
+    name: 'Storage Blob Data Reader'
+  }
   eventGridDataSender: {
     id: 'd5a91429-5739-47e2-a06b-3470a27159e7'
     name: 'EventGrid Data Sender'
@@ -52,7 +61,7 @@ var builtInRoles = {
 var customRoleDefinitions = {
   // Tighter than Container Registry Tasks Contributor, which also deletes tasks, writes runs, manages agent pools and
   // task runs, uploads build sources and creates deployments. The app only reads tasks (with their credentials),
-  // schedules and cancels runs, and patches task credentials when it refreshes them.
+  // schedules and cancels runs. Task writes are a separate role (taskWriter), assigned only when something needs them.
   operator: {
     roleName: 'ACR Cascade Operator'
     description: 'acr-cascade: read ACR tasks and runs, schedule and cancel runs, refresh task credentials.'
@@ -60,13 +69,28 @@ var customRoleDefinitions = {
       'Microsoft.ContainerRegistry/registries/read'
       'Microsoft.ContainerRegistry/registries/tasks/read'
       'Microsoft.ContainerRegistry/registries/tasks/listDetails/action'
-      'Microsoft.ContainerRegistry/registries/tasks/write'
       'Microsoft.ContainerRegistry/registries/scheduleRun/action'
       'Microsoft.ContainerRegistry/registries/runs/read'
       'Microsoft.ContainerRegistry/registries/runs/cancel/action'
-      'Microsoft.ManagedIdentity/userAssignedIdentities/read'
+      // scheduleRun, runs cancel and tasks update answer 202 in Azure; their poller reads the operation status.
+      'Microsoft.ContainerRegistry/registries/operationStatuses/read'
       'Microsoft.Authorization/roleAssignments/read'
       'Microsoft.Authorization/roleDefinitions/read'
+    ]
+    notActions: []
+    dataActions: []
+    notDataActions: []
+  }
+  // tasks/write lets its holder rewrite any task's steps, so it is granted only when the app must change tasks:
+  // credential refresh (repointing a task pinned to an old secret version, also after a rotation) or switching
+  // ACR's native base-image triggers off (CASCADE_NATIVE_TRIGGERS=disable).
+  taskWriter: {
+    roleName: 'ACR Cascade Task Writer'
+    description: 'acr-cascade: update ACR tasks (credential references, native base-image triggers).'
+    actions: [
+      'Microsoft.ContainerRegistry/registries/tasks/write'
+      // tasks update answers 202 in Azure; its poller reads the operation status.
+      'Microsoft.ContainerRegistry/registries/operationStatuses/read'
     ]
     notActions: []
     dataActions: []
@@ -98,6 +122,8 @@ var customRoleDefinitions = {
     actions: [
       'Microsoft.ContainerRegistry/registries/tokens/read'
       'Microsoft.ContainerRegistry/registries/generateCredentials/action'
+      // generateCredentials answers 202 in Azure; the passwords are read once its operation has succeeded.
+      'Microsoft.ContainerRegistry/registries/operationStatuses/read'
     ]
     notActions: []
     dataActions: [
@@ -154,7 +180,14 @@ var appRoleAssignments = [
     scope: 'managedScope'
     when: 'always'
     condition: ''
-    why: 'Find dependent tasks (tasks + listDetails for credentials), schedule, watch and cancel their runs, refresh task credentials, resolve task identities and evaluate pull permissions where the managed scope contains the base registry.'
+    why: 'Find dependent tasks (tasks + listDetails for credentials), schedule, watch and cancel their runs, and evaluate pull permissions where the managed scope contains the base registry.'
+  }
+  {
+    role: 'taskWriter'
+    scope: 'managedScope'
+    when: 'taskWrites'
+    condition: ''
+    why: 'Only with credential refresh, token rotation or CASCADE_NATIVE_TRIGGERS=disable: update a task\'s credential references or switch its native base-image trigger off.'
   }
   {
     role: 'reader'
@@ -244,6 +277,21 @@ var systemTopicRoleAssignments = [
     when: 'always'
     condition: ''
     why: 'Write events that could not be delivered after the retry policy into the dead-letter container (and nothing else).'
+  }
+]
+
+// What the optional operators' group holds: what docs/operations.md tells operators to do by hand.
+@export()
+var operatorRoleAssignments = [
+  {
+    role: 'storageTableDataReader'
+    scope: 'storage'
+    why: 'Read the app tables (CascadeHistory, CredentialHealth, CascadeIndex, CascadeDedupe) when investigating.'
+  }
+  {
+    role: 'storageBlobDataReader'
+    scope: 'deadLetterContainer'
+    why: 'Read dead-lettered events (runbook "dead-lettered events"), and nothing else in the account.'
   }
 ]
 

@@ -1,10 +1,12 @@
 // `npm run push -- <registry> <repository>:<tag>`: pushes a small synthetic image to an emulated registry through
-// its OCI distribution API (what `docker push` would do) and prints the manifest digest. Where the registry listens
-// comes from `.local/stack.json` (or $ACR_CASCADE_STACK_FILE), written by the running emulator.
+// its OCI distribution API (what `docker push` would do) and prints the manifest digest. Where the emulator listens
+// comes from `.local/stack.json` (or $ACR_CASCADE_STACK_FILE); the registry is looked up in the emulator's ARM API at
+// push time, so registries created after the stack started (a scenario, `az acr create`) work too.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sha256, syntheticImage } from './acr/synthetic.js';
+import { EmulatorTokenCredential } from './credential.js';
 
 const USAGE =
   'usage: npm run push -- <registry> <repository>:<tag>   (e.g. npm run push -- mybaseregistry baseimages/node:15-alpine)';
@@ -15,8 +17,10 @@ class UsageError extends Error {}
 class PushError extends Error {}
 
 interface Stack {
+  subscriptionId?: string;
+  arm?: { endpoint?: string };
+  identity?: { endpoint?: string; header?: string; operatorClientId?: string };
   tls?: { caCertPath?: string };
-  registries?: Record<string, { loginServer?: string; dataEndpoint?: string }>;
 }
 
 function readStack(path: string): Stack {
@@ -28,12 +32,15 @@ function readStack(path: string): Stack {
   }
 }
 
+function causeOf(err: unknown): string {
+  return (err as { cause?: { message?: string } }).cause?.message ?? (err as Error).message;
+}
+
 async function send(url: string, init: RequestInit, what: string): Promise<Response> {
   try {
     return await fetch(url, init);
   } catch (err) {
-    const cause = (err as { cause?: { message?: string } }).cause?.message ?? (err as Error).message;
-    throw new PushError(`cannot ${what} at ${url}: ${cause}. Is the emulator running?`);
+    throw new PushError(`cannot ${what} at ${url}: ${causeOf(err)}. Is the emulator running?`);
   }
 }
 
@@ -48,23 +55,58 @@ interface Target {
   tag: string;
 }
 
-/** Validates the arguments against the stack file (before any network use, so usage errors are quick). */
-export function resolveTarget(stackPath: string, stack: Stack, registryName: string, ref: string): Target {
+/** Validates `<repository>:<tag>` (before any network use, so usage errors are quick). */
+export function parseRef(ref: string): { repository: string; tag: string } {
   const m = REF_RX.exec(ref);
   if (!m)
     throw new UsageError(
       `'${ref}' is not <repository>:<tag> (a lower-case repository such as baseimages/node, then ':' and a tag).`,
     );
   const [, repository, tag] = m as unknown as [string, string, string];
-  const registries = stack.registries ?? {};
-  const name = Object.keys(registries).find((k) => k.toLowerCase() === registryName.toLowerCase());
-  if (!name)
+  return { repository, tag };
+}
+
+/** Asks the emulator's ARM API (as the stack's operator) where the registry's data plane listens. */
+export async function resolveTarget(
+  stackPath: string,
+  stack: Stack,
+  registryName: string,
+  ref: { repository: string; tag: string },
+): Promise<Target> {
+  const arm = stack.arm?.endpoint;
+  const id = stack.identity;
+  if (!arm || !stack.subscriptionId || !id?.endpoint || !id.header)
+    throw new PushError(`${stackPath} does not say where the emulator is (arm.endpoint, identity): restart it.`);
+  const url = `${arm}/subscriptions/${stack.subscriptionId}/providers/Microsoft.ContainerRegistry/registries?api-version=2023-07-01`;
+  let token: string;
+  try {
+    token = (
+      await new EmulatorTokenCredential(id.endpoint, id.header, id.operatorClientId).getToken(
+        'https://management.azure.com/.default',
+      )
+    ).token;
+  } catch (err) {
+    throw new PushError(`cannot get a token at ${id.endpoint}: ${causeOf(err)}. Is the emulator running?`);
+  }
+  const res = await send(url, { headers: { authorization: `Bearer ${token}` } }, 'list registries');
+  await expectStatus(res, 200, 'listing registries');
+  const registries = (
+    (await res.json()) as {
+      value: { name: string; properties?: { loginServer?: string; dataEndpoint?: string } }[];
+    }
+  ).value;
+  const found = registries.find((r) => r.name.toLowerCase() === registryName.toLowerCase());
+  if (!found)
     throw new UsageError(
-      `registry '${registryName}' is not in ${stackPath}; known registries: ${Object.keys(registries).join(', ') || '(none)'}.`,
+      `registry '${registryName}' does not exist in the emulated subscription; registries there: ${registries.map((r) => r.name).join(', ') || '(none)'}.`,
     );
-  const { dataEndpoint, loginServer } = registries[name]!;
-  if (!dataEndpoint) throw new PushError(`registry '${name}' has no dataEndpoint in ${stackPath}.`);
-  return { base: dataEndpoint.replace(/\/+$/, ''), loginServer: loginServer ?? name, repository, tag };
+  const dataEndpoint = found.properties?.dataEndpoint;
+  if (!dataEndpoint) throw new PushError(`registry '${found.name}' has no data endpoint in the emulator.`);
+  return {
+    base: dataEndpoint.replace(/\/+$/, ''),
+    loginServer: found.properties?.loginServer ?? found.name,
+    ...ref,
+  };
 }
 
 /** Pushes config + layer blobs (skipping ones the registry has) and the manifest; returns the manifest digest. */
@@ -99,10 +141,10 @@ export async function push(target: Target): Promise<string> {
 async function main(): Promise<number> {
   const args = process.argv.slice(2).filter((a) => a !== '--');
   if (args.length !== 2) throw new UsageError(`expected 2 arguments, got ${args.length}.`);
-  const [registry, ref] = args as [string, string];
+  const [registry, refText] = args as [string, string];
+  const ref = parseRef(refText);
   const stackPath = process.env.ACR_CASCADE_STACK_FILE ?? join(process.cwd(), '.local', 'stack.json');
   const stack = readStack(stackPath);
-  const target = resolveTarget(stackPath, stack, registry, ref);
   // Node reads NODE_EXTRA_CA_CERTS only at start-up, so trust the emulator's CA by re-running this script with it.
   // A machine may already set NODE_EXTRA_CA_CERTS (e.g. to the system bundle): re-run unless it is the emulator's CA.
   const ca = stack.tls?.caCertPath;
@@ -115,6 +157,7 @@ async function main(): Promise<number> {
     });
     return child.status ?? 1;
   }
+  const target = await resolveTarget(stackPath, stack, registry, ref);
   const digest = await push(target);
   process.stderr.write(`pushed ${target.loginServer}/${target.repository}:${target.tag}\n`);
   process.stdout.write(`${digest}\n`);

@@ -17,6 +17,8 @@ export interface SpawnHostOptions {
   readyTimeoutMs?: number;
   /** Every output line of the child, as it arrives. */
   onLine?: (line: string) => void;
+  /** The child exited (code or signal name), for whatever reason. */
+  onExit?: (code: number | string) => void;
 }
 
 export interface SpawnedHost {
@@ -71,6 +73,7 @@ export async function spawnHost(opts: SpawnHostOptions): Promise<SpawnedHost> {
   child.on('exit', (code, signal) => {
     exited = code ?? signal ?? 'unknown';
     for (const w of exitWaiters.splice(0)) w(exited);
+    opts.onExit?.(exited);
   });
   const onData = (stream: NodeJS.ReadableStream): void => {
     let buffered = '';

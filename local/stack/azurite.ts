@@ -10,6 +10,7 @@ export interface RunningAzurite {
   connectionString: string;
   tableEndpoint: string;
   port: number;
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -36,6 +37,8 @@ export interface AzuriteOptions {
   location?: string;
   /** Every output line (request log included). */
   log?: (line: string) => void;
+  /** Azurite exited after it was ready (asked to by `stop`, or not). */
+  onExit?: (code: number | string) => void;
 }
 
 function launch(
@@ -94,9 +97,11 @@ export async function startAzurite(opts: AzuriteOptions = {}): Promise<RunningAz
       lastError = err;
       continue;
     }
+    child.once('exit', (code, signal) => opts.onExit?.(code ?? signal ?? 'unknown'));
     const tableEndpoint = `http://127.0.0.1:${port}/devstoreaccount1`;
     return {
       port,
+      pid: child.pid!,
       tableEndpoint,
       connectionString: `DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=${DEV_ACCOUNT_KEY};TableEndpoint=${tableEndpoint};`,
       stop: async () => {

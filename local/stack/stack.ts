@@ -14,11 +14,14 @@ import {
 } from '../azure/index.js';
 import { EmulatorTokenCredential } from '../azure/credential.js';
 import { DEFAULT_TLS_DIR } from '../azure/core/tls.js';
-import { seedScenario, createSubscriptions, SEED, type SeedResult } from '../azure/seed.js';
+import type { ArmResource } from '../azure/core/state.js';
+import { seedScenario, SEED, type SeedResult } from '../azure/seed.js';
+import { applyScenario, runTasksOnce, type Scenario } from '../azure/scenario.js';
 import { guidFrom } from '../azure/guid.js';
 import { LOCAL_API_AUDIENCE } from '../azure/entra/index.js';
 import { spawnHost, type SpawnedHost } from '../host/spawn.js';
 import { freePort, startAzurite } from './azurite.js';
+import { subscribeToApp } from './subscriptions.js';
 
 export interface StackOptions {
   /** Project root (package.json of the app). */
@@ -38,6 +41,15 @@ export interface StackOptions {
   log?: (line: string) => void;
   /** Where to write stack.json (default `<stateDir>/stack.json`); null = don't write. */
   stackFile?: string | null;
+  /**
+   * Base registries whose pushes start cascades (names or ARM ids), or 'all' (every registry in the emulated
+   * subscription once seeded). Default: the seed's base registry.
+   */
+  watch?: string[] | 'all';
+  /** Scenarios (local/scenarios/*.json) applied after the seed; their `watch` lists are watched unless `watch` is set. */
+  scenarios?: Scenario[];
+  /** Azurite or the host exited without being asked to (the stack is then half gone: `npm start` stops it all). */
+  onChildExit?: (child: 'azurite' | 'host', code: number | string) => void;
 }
 
 export interface FunctionsInfo {
@@ -57,6 +69,10 @@ export interface RunningStack {
   appSettings: Record<string, string>;
   /** Every line the host printed so far (all host generations). */
   hostLines: string[];
+  /** Registries (ARM ids) whose pushes reach the app. */
+  watchedRegistries: string[];
+  /** Process ids of Azurite and the host (the emulator runs in this process). */
+  pids(): { azurite: number; host?: number };
   /** SIGKILLs the host (no clean shutdown), as a crash would. */
   killHost(): Promise<void>;
   /** Starts the host again on the same port and state. */
@@ -93,7 +109,11 @@ export async function startStack(opts: StackOptions = {}): Promise<RunningStack>
   // Stopped in reverse start order: the host, then Azurite, then the emulator.
   const stoppers: (() => Promise<void>)[] = [];
   let stopHost: (() => Promise<void>) | undefined;
+  // Exits of children the stack did not ask for are reported (onChildExit); set while stopping or restarting the host.
+  let stopping = false;
+  let hostExitExpected = false;
   const stopAll = async () => {
+    stopping = true;
     await stopHost?.().catch(() => {});
     for (const stop of stoppers.reverse()) await stop().catch(() => {});
     await emu.stop();
@@ -133,12 +153,21 @@ export async function startStack(opts: StackOptions = {}): Promise<RunningStack>
       });
     }
 
+    // 2b. Scenario files: more registries, tasks, identities, secrets and roles (each task runs once).
+    for (const [i, scenario] of (opts.scenarios ?? []).entries()) {
+      const applied = await applyScenario(target, scenario, (l) => log(`[scenario ${i + 1}] ${l}`));
+      await runTasksOnce(target, applied.runOnce, (l) => log(`[scenario ${i + 1}] ${l}`));
+    }
+
     // 3. Azurite (Table service only; in memory unless persisting).
     const azurite = await startAzurite({
       root,
       port: opts.ports?.azurite || undefined,
       location: opts.persist ? join(stateDir, 'azurite') : undefined,
       log,
+      onExit: (code) => {
+        if (!stopping) opts.onChildExit?.('azurite', code);
+      },
     });
     stoppers.push(azurite.stop);
     const storage = azurite.connectionString;
@@ -146,12 +175,29 @@ export async function startStack(opts: StackOptions = {}): Promise<RunningStack>
     // 4. The Functions host with the app, configured exactly as on Azure but pointing at the emulator.
     const sub = emu.subscriptionId;
     const rgId = `/subscriptions/${sub}/resourceGroups/${SEED.resourceGroup}`;
+    const registries = emu.store.listResources<ArmResource & { location?: string }>(
+      'Microsoft.ContainerRegistry/registries',
+    );
+    const vaults = emu.store.listResources<ArmResource & { location?: string }>('Microsoft.KeyVault/vaults');
+    const scenarioWatch = (opts.scenarios ?? []).flatMap((s) => s.watch ?? []);
+    const watchedRegistries = resolveWatch(
+      opts.watch ??
+        (scenarioWatch.length
+          ? [...new Set([...(opts.seed !== false ? [SEED.baseRegistry] : []), ...scenarioWatch])]
+          : undefined),
+      registries,
+      rgId,
+    );
+    // Every vault of the emulated subscription: a secret event anywhere checks the tasks that use that secret.
+    const watchedVaults = vaults.length
+      ? vaults.map((v) => v.id)
+      : [`${rgId}/providers/Microsoft.KeyVault/vaults/${SEED.vault}`];
     const appSettings: Record<string, string> = {
       AzureWebJobsStorage: storage,
       CASCADE_ARM_ENDPOINT: emu.armEndpoint,
       CASCADE_KEYVAULT_VERIFY_CHALLENGE_RESOURCE: 'false',
-      CASCADE_WATCHED_REGISTRIES: `${rgId}/providers/Microsoft.ContainerRegistry/registries/${SEED.baseRegistry}`,
-      CASCADE_WATCHED_VAULTS: `${rgId}/providers/Microsoft.KeyVault/vaults/${SEED.vault}`,
+      CASCADE_WATCHED_REGISTRIES: watchedRegistries.join(','),
+      CASCADE_WATCHED_VAULTS: watchedVaults.join(','),
       CASCADE_MANAGED_SCOPES: `/subscriptions/${sub}`,
       CASCADE_NOTIFICATION_TOPIC_ENDPOINT: `${emu.armEndpoint}/_emulator/eventgrid/topics/${SEED.notificationTopic}/api/events`,
       CASCADE_TASK_HUB: 'AcrCascadeLocal',
@@ -187,7 +233,11 @@ export async function startStack(opts: StackOptions = {}): Promise<RunningStack>
           // The ready line carries the keys; they are in stack.json, not in the console.
           if (!l.startsWith('{"ready"')) log(l);
         },
+        onExit: (code) => {
+          if (!stopping && !hostExitExpected) opts.onChildExit?.('host', code);
+        },
       });
+      hostExitExpected = false;
       return {
         baseUrl: host.baseUrl,
         masterKey: host.keys.master,
@@ -198,19 +248,22 @@ export async function startStack(opts: StackOptions = {}): Promise<RunningStack>
     };
     const functions = await launchHost();
     stopHost = async () => {
+      hostExitExpected = true;
       await host?.stop();
     };
 
-    // 5. Event Grid subscriptions from the base registry and the vault to the app's functions (handshake included).
+    // 5. Event Grid subscriptions from the watched registries and the vaults to the app's functions (handshake
+    // included). Registries named by --watch that do not exist yet were refused above.
     const hook = (fn: string) =>
       `${functions.baseUrl}/runtime/webhooks/eventgrid?functionName=${fn}&code=${functions.eventGridKey}`;
-    if (opts.seed !== false) {
-      await createSubscriptions(target, appSettings.CASCADE_WATCHED_REGISTRIES!, appSettings.CASCADE_WATCHED_VAULTS!, {
-        registryEvents: hook('onRegistryEvent'),
-        vaultEvents: hook('onVaultEvent'),
-      });
-      log('[stack] event subscriptions: mybaseregistry → onRegistryEvent, mykeyvault → onVaultEvent');
+    for (const r of registries.filter((x) => watchedRegistries.some((id) => id.toLowerCase() === x.id.toLowerCase()))) {
+      await subscribeToApp(target, r.id, 'registry', hook('onRegistryEvent'), r.location);
     }
+    for (const v of vaults) await subscribeToApp(target, v.id, 'vault', hook('onVaultEvent'), v.location);
+    const names = (ids: string[]) => ids.map((id) => id.split('/').pop()).join(', ') || '(none)';
+    log(
+      `[stack] event subscriptions: ${names(registries.filter((r) => watchedRegistries.includes(r.id)).map((r) => r.id))} → onRegistryEvent, ${names(vaults.map((v) => v.id))} → onVaultEvent`,
+    );
 
     const description = {
       ...describeStack(emu),
@@ -227,7 +280,10 @@ export async function startStack(opts: StackOptions = {}): Promise<RunningStack>
       operator,
       appSettings,
       hostLines,
+      watchedRegistries,
+      pids: () => ({ azurite: azurite.pid, ...(host ? { host: host.pid } : {}) }),
       killHost: async () => {
+        hostExitExpected = true;
         await host?.kill('SIGKILL');
       },
       startHost: async () => {
@@ -241,4 +297,31 @@ export async function startStack(opts: StackOptions = {}): Promise<RunningStack>
     await stopAll().catch(() => {});
     throw err;
   }
+}
+
+/**
+ * --watch names (or ids) → registry ids; 'all' → every registry there is. Names must exist: a typo would otherwise
+ * watch nothing, silently. Without --watch: the seed's base registry.
+ */
+export function resolveWatch(
+  watch: StackOptions['watch'],
+  registries: { id: string; name: string }[],
+  seedRgId: string,
+): string[] {
+  if (watch === 'all') return registries.map((r) => r.id);
+  if (!watch || watch.length === 0) {
+    const seedBase = `${seedRgId}/providers/Microsoft.ContainerRegistry/registries/${SEED.baseRegistry}`;
+    return [registries.find((r) => r.id.toLowerCase() === seedBase.toLowerCase())?.id ?? seedBase];
+  }
+  return watch.map((w) => {
+    const found = registries.find(
+      (r) => r.name.toLowerCase() === w.toLowerCase() || r.id.toLowerCase() === w.toLowerCase(),
+    );
+    if (!found) {
+      throw new Error(
+        `--watch ${w}: no such registry in the emulated subscription; there are: ${registries.map((r) => r.name).join(', ') || '(none)'}`,
+      );
+    }
+    return found.id;
+  });
 }

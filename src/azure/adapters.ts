@@ -31,7 +31,7 @@ import {
   type VaultInfo,
   type WireCustomRegistryCredential,
 } from '../domain/index.js';
-import type { RunInfo, RunStatus } from '../activities/contracts.js';
+import type { RunInfo, RunStatus } from '../contracts/index.js';
 
 /**
  * Task tag naming the images a task pushes (comma-separated refs; short names resolve to its registry). On an

@@ -9,7 +9,9 @@ import { SecretClient } from '@azure/keyvault-secrets';
 import { TableClient } from '@azure/data-tables';
 import { EventGridPublisherClient } from '@azure/eventgrid';
 import type { Settings } from '../config/settings.js';
-import { WritePacer, writePacerPolicy } from './writePacer.js';
+import { invocationLog } from '../telemetry/invocation.js';
+import { WRITE_BURST, WRITE_REFILL_PER_SECOND, WritePacer, writePacerPolicy } from './writePacer.js';
+import { PACING_TABLE, TableWriteBudget } from './writeBudget.js';
 
 export interface AzureClients {
   readonly credential: TokenCredential;
@@ -72,12 +74,11 @@ function tableClientFactory(connection: string, credential: TokenCredential): (t
 export function createAzureClients(
   settings: Settings,
   credential = createCredential(settings),
-  writePacer = new WritePacer(),
+  pacer?: WritePacer,
 ): AzureClients {
   // The audience comes from settings: sovereign clouds have their own (infra sets it from Bicep's environment()).
   const armScope = `${settings.armAudience.replace(/\/+$/, '')}/.default`;
   const arm = { endpoint: settings.armEndpoint, credentialScopes: [armScope], retryOptions: RETRY };
-  const acrOptions = { ...arm, additionalPolicies: [writePacerPolicy(writePacer)] };
   // The new-generation Key Vault management client ignores credentialScopes and reads `credentials.scopes`.
   const armNextGen = { endpoint: settings.armEndpoint, credentials: { scopes: [armScope] }, retryOptions: RETRY };
   // The table service URL (set by infra from the account's own endpoints, right in every cloud) before the account
@@ -87,6 +88,15 @@ export function createAzureClients(
     process.env.AzureWebJobsStorage__accountName ??
     settings.storageConnection;
   const tables = memo(tableClientFactory(storage, credential));
+  // Every instance of the app paces its writes from one bucket in the app's storage (writeBudget.ts).
+  const writePacer =
+    pacer ??
+    new WritePacer({
+      shared: new TableWriteBudget(tables(PACING_TABLE), { burst: WRITE_BURST, perSecond: WRITE_REFILL_PER_SECOND }),
+      onSharedError: (err) =>
+        invocationLog(`ARM write budget: the shared table failed; pacing this instance alone: ${String(err)}`),
+    });
+  const acrOptions = { ...arm, additionalPolicies: [writePacerPolicy(writePacer)] };
   let publisher: EventGridPublisherClient<'CloudEvent'> | undefined;
   return {
     credential,

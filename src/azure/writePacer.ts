@@ -2,16 +2,21 @@
 // (per principal + subscription) holds ~200 tokens and refills 10/s; we keep a local estimate of it, lower it from the
 // `x-ms-ratelimit-remaining-subscription-writes` header of every response (other writers share the bucket), empty it
 // on a 429 until its Retry-After has passed, and make callers wait for a token (or tell them how long to wait).
-// One pacer per AzureClients (one credential = one principal), i.e. one per worker process in production.
+// One pacer per AzureClients (one credential = one principal), i.e. one per worker process in production; with a
+// SharedWriteBudget (writeBudget.ts, a Table row) the pacers of every instance of the app draw from one bucket, as ARM
+// counts it, instead of each spending the whole of it.
 import type { ContainerRegistryManagementClientOptionalParams } from '@azure/arm-containerregistry';
 import { invocationLog } from '../telemetry/invocation.js';
 import { formatLine, recordOf } from '../telemetry/log.js';
+import type { BudgetTake, SharedWriteBudget } from './writeBudget.js';
 
 /** ARM's per-principal subscription write bucket. */
 export const WRITE_BURST = 200;
 export const WRITE_REFILL_PER_SECOND = 10;
 /** Longest a caller is kept waiting in-process; beyond it the caller is told to come back (a durable timer). */
 export const MAX_WRITE_WAIT_MS = 10_000;
+/** Most tokens one take from the shared budget asks for (the writers waiting in this process, up to this). */
+export const MAX_SHARED_TAKE = 20;
 export const REMAINING_WRITES_HEADER = 'x-ms-ratelimit-remaining-subscription-writes';
 
 export interface WritePacerOptions {
@@ -21,6 +26,10 @@ export interface WritePacerOptions {
   /** Milliseconds clock (injectable for tests). */
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
+  /** The app-wide bucket shared with the other instances; without it the pacer paces this process alone. */
+  shared?: SharedWriteBudget;
+  /** The shared budget failed (storage down): this write is paced locally only. */
+  onSharedError?: (err: unknown) => void;
 }
 
 /** `granted`: a token is reserved, send now. `throttled`: nothing reserved; try again after that many seconds. */
@@ -42,6 +51,10 @@ export class WritePacer {
   private readonly buckets = new Map<string, Bucket>();
   /** Per subscription: callers sleeping on a reserved token, and writes sent but not yet answered. */
   private readonly pending = new Map<string, { waiting: number; inFlight: number }>();
+  private readonly shared: SharedWriteBudget | undefined;
+  private readonly onSharedError: (err: unknown) => void;
+  /** Per subscription: tokens taken from the shared budget not yet used, writers waiting, the take in flight. */
+  private readonly sharedState = new Map<string, { spare: number; wanting: number; taking?: Promise<BudgetTake> }>();
 
   private pendingOf(subscriptionId: string): { waiting: number; inFlight: number } {
     const key = subscriptionId.toLowerCase();
@@ -66,6 +79,8 @@ export class WritePacer {
     this.maxWaitMs = options.maxWaitMs ?? MAX_WRITE_WAIT_MS;
     this.now = options.now ?? Date.now;
     this.sleep = options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+    this.shared = options.shared;
+    this.onSharedError = options.onSharedError ?? (() => {});
   }
 
   private bucket(subscriptionId: string): Bucket {
@@ -101,8 +116,64 @@ export class WritePacer {
     return { waitMs: Math.ceil(waitMs) };
   }
 
-  /** Waits (at most maxWaitMs) for a write token of the subscription. */
+  /**
+   * One token of the shared budget, taken for every writer of this process waiting at that moment in one update;
+   * sleeps while the shared bucket is empty, or answers when to come back if that would exceed maxWaitMs.
+   */
+  private async takeShared(
+    shared: SharedWriteBudget,
+    subscriptionId: string,
+  ): Promise<{ waitedMs: number } | { retryAfterSeconds: number }> {
+    const key = subscriptionId.toLowerCase();
+    let st = this.sharedState.get(key);
+    if (!st) this.sharedState.set(key, (st = { spare: 0, wanting: 0 }));
+    const state = st;
+    const started = this.now();
+    state.wanting++;
+    try {
+      for (;;) {
+        if (state.spare > 0) {
+          state.spare--;
+          return { waitedMs: this.now() - started };
+        }
+        let taken: BudgetTake;
+        try {
+          // One take in flight per subscription, for every writer of this process waiting at that moment.
+          state.taking ??= shared
+            .take(subscriptionId, Math.min(MAX_SHARED_TAKE, Math.max(1, state.wanting - state.spare)))
+            .then((t) => {
+              state.spare += t.granted;
+              return t;
+            })
+            .finally(() => {
+              state.taking = undefined;
+            });
+          taken = await state.taking;
+        } catch (err) {
+          this.onSharedError(err);
+          return { waitedMs: this.now() - started };
+        }
+        // Granted, but to writers ahead of us: ask again at once (with everyone still waiting).
+        if (state.spare > 0 || taken.granted > 0) continue;
+        const waited = this.now() - started;
+        if (waited + taken.waitMs > this.maxWaitMs) {
+          return { retryAfterSeconds: Math.max(1, Math.ceil(taken.waitMs / 1000)) };
+        }
+        await this.sleep(Math.max(1, taken.waitMs));
+      }
+    } finally {
+      state.wanting--;
+    }
+  }
+
+  /** Waits (at most maxWaitMs) for a write token of the subscription: the app's shared one, then this process's. */
   async acquire(subscriptionId: string): Promise<WritePermit> {
+    let sharedWaitMs = 0;
+    if (this.shared) {
+      const s = await this.takeShared(this.shared, subscriptionId);
+      if ('retryAfterSeconds' in s) return { kind: 'throttled', retryAfterSeconds: s.retryAfterSeconds };
+      sharedWaitMs = s.waitedMs;
+    }
     const r = this.reserve(subscriptionId);
     if ('retryAfterSeconds' in r) return { kind: 'throttled', retryAfterSeconds: r.retryAfterSeconds };
     if (r.waitMs > 0) {
@@ -114,7 +185,7 @@ export class WritePacer {
         p.waiting--;
       }
     }
-    return { kind: 'granted', waitedMs: r.waitMs };
+    return { kind: 'granted', waitedMs: sharedWaitMs + r.waitMs };
   }
 
   /**
@@ -137,6 +208,8 @@ export class WritePacer {
     b.tokens = Math.min(b.tokens, 0);
     const until = this.now() + Math.max(0, retryAfterSeconds) * 1000;
     if (until > b.at) b.at = until;
+    // The other instances must stop too: ARM's bucket is theirs as well.
+    this.shared?.block(subscriptionId, until).catch((err: unknown) => this.onSharedError(err));
   }
 }
 

@@ -255,6 +255,26 @@ function url(env: Env, key: keyof Settings, optional: boolean): string {
   return text.replace(/\/+$/, '');
 }
 
+/** Tables the app itself owns (the Azure Storage backend names its own `<hub>History` and `<hub>Instances`). */
+const APP_TABLES = ['CascadeIndex', 'CascadeHistory', 'CredentialHealth', 'CascadeDedupe'];
+
+/**
+ * A Durable Functions task hub name: 3–45 letters and digits, starting with a letter (the documented rule), and not
+ * one whose backend tables would be the app's own (`Cascade` → `CascadeHistory`).
+ */
+function taskHub(env: Env): string {
+  const text = raw(env, 'taskHub');
+  const name = SETTING_SPECS.taskHub.env;
+  if (!/^[A-Za-z][A-Za-z0-9]{2,44}$/.test(text)) {
+    throw new SettingsError(name, `'${text}' is not a task hub name: 3-45 letters and digits, starting with a letter`);
+  }
+  const clash = APP_TABLES.find((t) =>
+    [`${text}History`, `${text}Instances`].some((x) => x.toLowerCase() === t.toLowerCase()),
+  );
+  if (clash) throw new SettingsError(name, `'${text}' would make the durable backend use the app's own table ${clash}`);
+  return text;
+}
+
 function cron(env: Env, key: keyof Settings): string {
   const text = raw(env, key);
   if (text.split(/\s+/).length !== 6) {
@@ -294,7 +314,7 @@ export function loadSettings(env: Env = process.env): Settings {
     keyVaultVerifyChallengeResource: bool(env, 'keyVaultVerifyChallengeResource'),
     appIdentityClientId: raw(env, 'appIdentityClientId'),
     storageConnection: raw(env, 'storageConnection'),
-    taskHub: raw(env, 'taskHub'),
+    taskHub: taskHub(env),
     ...apiAuth(env),
   };
 }

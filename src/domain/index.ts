@@ -29,3 +29,4 @@ export * from './preflight.js';
 export * from './credentialPolicy.js';
 export * from './events.js';
 export * from './settle.js';
+export * from './intake.js';

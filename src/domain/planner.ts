@@ -385,7 +385,10 @@ export function planForTasks(
  * Should a planned task still run once some tasks before it failed or were blocked? Yes if the push (or a request)
  * triggers it directly, or if at least one producer it waits for did not fail.
  */
-export function isStillTriggered(task: PlannedTask, failedOrBlockedTaskIds: readonly string[]): boolean {
+export function isStillTriggered(
+  task: { readonly triggers: readonly Trigger[] },
+  failedOrBlockedTaskIds: readonly string[],
+): boolean {
   const failed = new Set(failedOrBlockedTaskIds.map((id) => id.toLowerCase()));
   return task.triggers.some((t) => t.why !== 'output' || !failed.has((t.producerTaskId ?? '').toLowerCase()));
 }

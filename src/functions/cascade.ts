@@ -1,132 +1,72 @@
-// Rebuild cascades: the Event Grid trigger, the two orchestrations and the run/report activities. The trigger only
-// validates and hands over to durable instances. The /api/rebuilds routes live in rebuilds.ts.
+// Rebuild cascades: the Event Grid trigger, the orchestrations, the tag entity and the run/report activities. The
+// /api/rebuilds routes live in rebuilds.ts.
 //
-// Event → cascade: an accepted push (watched registry, image manifest/index, with a tag) goes to the cascade whose
-// instance id is deterministic per (registry, repository, tag) (domain cascadeInstanceId): running → raise `push`;
-// otherwise → start it. Before that, two cheap filters: `admitPush` (Table CascadeDedupe: an event id or digest this
-// tag already handled, or a push older than the last one — Event Grid redeliveries) and `isOwnPush` (a push made by
-// a run acr-cascade scheduled: the parent cascade carries on through its waves, so it must not start another one).
-// Ignored, rejected and filtered events: one log line with the reason, then return normally (no retry storm).
+// Event → cascade: an accepted push (watched registry, image manifest/index, with a tag) starts one `cascadeIntake`
+// orchestration (instance id from the tag and the event id) and returns — no Table/ARM I/O, no waiting. The intake
+// filters own pushes (a run acr-cascade scheduled pushed it) and hands the push to the tag's `cascadeTag` entity,
+// which absorbs redeliveries and older digests, queues a push behind a running cascade, or lets the intake start the
+// cascade (instance id deterministic per (registry, repository, tag): domain cascadeInstanceId). The intake reports
+// every ending of that cascade to the entity, which hands it the next queued push. See docs/decisions.md.
+// Ignored and rejected events: one log line with the reason, then return normally (no retry storm).
 import { app, type InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import { loadSettings, SettingsError, type Settings } from '../config/settings.js';
-import { cascadeInstanceId, classifyRegistryEvent, formatImageRef, isNewerPush } from '../domain/index.js';
+import { cascadeInstanceId, classifyRegistryEvent, formatImageRef } from '../domain/index.js';
 import {
   ActivityNames,
   OrchestrationNames,
-  PUSH_EVENT,
   type CancelRunInput,
-  type CascadeInput,
-  type CascadeProgress,
   type CascadeResult,
   type GetRunInput,
+  type IntakeInput,
   type IsOwnPushInput,
   type PublishNotificationsInput,
   type PushedImage,
+  type RegistryLoginServerInput,
   type ScheduleRunInput,
-} from '../activities/contracts.js';
-import { reportActivities, runActivities } from './activities.js';
+} from '../contracts/index.js';
+import { planActivities, reportActivities, runActivities } from './activities.js';
+import { cascadeIntakeHandler } from '../orchestrations/cascadeIntake.js';
+import '../entities/cascadeTag.js';
 import { rebuildCascadeHandler } from '../orchestrations/rebuildCascade.js';
 import { rebuildTaskHandler } from '../orchestrations/rebuildTask.js';
-import { ACTIVE, cascadeInputFrom, statusOf, type DurableClient, type Status } from './durable.js';
+import { logger } from '../telemetry/log.js';
+import { cascadeInputFrom } from './durable.js';
 
 // ---- Event Grid ----------------------------------------------------------------------------------------------------
 
-/** How long the trigger waits for a running cascade to confirm it read a push before failing the delivery. */
-const HANDOVER_RECEIPT_MS = 20_000;
-
-/** Has this instance (any generation since, through the carried ids) read the event? */
-function hasRead(status: Status | undefined, eventId: string): boolean {
-  const ids = (status?.customStatus as CascadeProgress | null | undefined)?.eventIds;
-  return Array.isArray(ids) && ids.includes(eventId);
-}
-
-/** The image an ended cascade built (its output), if it ended with a CascadeResult. */
-function builtImage(status: Status): PushedImage | undefined {
-  const out = status.output as Partial<CascadeResult> | null | undefined;
-  return typeof out === 'object' && out !== null && typeof out.image?.digest === 'string' ? out.image : undefined;
-}
-
-/**
- * Waits until the cascade shows it read `eventId`, or ends without reading it (an event raised to an instance in its
- * final episode is dropped by the runtime). Neither within HANDOVER_RECEIPT_MS: throws, so Event Grid redelivers;
- * raising again is harmless because a cascade ignores an event id it has read.
- */
-async function receipt(client: DurableClient, instanceId: string, eventId: string): Promise<'read' | 'ended'> {
-  const deadline = Date.now() + HANDOVER_RECEIPT_MS;
-  for (let wait = 25; ; wait = Math.min(wait * 2, 1000)) {
-    await new Promise((resolve) => setTimeout(resolve, wait));
-    const status = await statusOf(client, instanceId);
-    if (hasRead(status, eventId)) return 'read';
-    if (!status || !ACTIVE.has(status.runtimeStatus)) return 'ended';
-    if (Date.now() > deadline) {
-      throw new Error(
-        `cascade ${instanceId} has not confirmed push event ${eventId} within ${HANDOVER_RECEIPT_MS / 1000} s; ` +
-          'failing this delivery so Event Grid redelivers it',
-      );
-    }
-  }
-}
-
-/**
- * Hands a push to its tag's cascade: raised to a running one (and confirmed read), else a new cascade is started.
- * A cascade that ends between our look and the raise never reads the event, so the push is handed over again.
- */
-async function handOver(
-  client: DurableClient,
-  instanceId: string,
-  input: CascadeInput & { image: PushedImage },
-  eventId: string,
-  log: (message: string) => void,
-): Promise<'raised' | 'started' | 'already read' | 'superseded'> {
-  for (let attempt = 0; attempt < 4; attempt++) {
-    const status = await statusOf(client, instanceId);
-    if (hasRead(status, eventId)) return 'already read';
-    // An ended cascade that built this digest or a newer push needs no successor for this one (a late delivery).
-    const built = status && !ACTIVE.has(status.runtimeStatus) ? builtImage(status) : undefined;
-    if (built && !isNewerPush(input.image, built)) return 'superseded';
-    if (status && ACTIVE.has(status.runtimeStatus)) {
-      await client.raiseEvent(instanceId, PUSH_EVENT, input.image);
-      log(`onRegistryEvent: event ${eventId} raised to running cascade ${instanceId}; waiting for it to read it`);
-      if ((await receipt(client, instanceId, eventId)) === 'read') return 'raised';
-      log(`onRegistryEvent: cascade ${instanceId} ended without reading event ${eventId}; handing it over again`);
-      continue;
-    }
-    try {
-      await client.startNew(OrchestrationNames.rebuildCascade, { instanceId, input });
-      return 'started';
-    } catch (err) {
-      // 409: another delivery of a push of this tag started it first; raise to it on the next turn.
-      if (!(err instanceof Error && /status code: 409/.test(err.message))) throw err;
-    }
-  }
-  throw new Error(`could not hand the push over to cascade ${instanceId}`);
+/** The intake instance of one event: deterministic, so a redelivery while it runs is refused (409) and dropped. */
+export function intakeInstanceId(tagKey: string, eventId: string): string {
+  return `${tagKey}:event-${eventId.replace(/[^A-Za-z0-9-]/g, '').slice(0, 64)}`;
 }
 
 export async function onRegistryEvent(event: unknown, context: InvocationContext): Promise<void> {
+  const started = performance.now();
   const eventId =
     typeof event === 'object' && event !== null && typeof (event as { id?: unknown }).id === 'string'
       ? (event as { id: string }).id.slice(0, 100)
       : '(no id)';
+  const log = logger(context, { eventId });
   let settings: Settings;
   try {
     settings = loadSettings();
   } catch (err) {
     if (!(err instanceof SettingsError)) throw err;
-    context.error(`onRegistryEvent: event ${eventId} not handled: app misconfigured: ${err.message}`);
+    log.error('push.misconfigured', `onRegistryEvent: event ${eventId} not handled: app misconfigured: ${err.message}`);
     return;
   }
   const c = classifyRegistryEvent(event, settings.watchedRegistries);
   if (c.kind === 'reject') {
-    context.warn(`onRegistryEvent: rejected event ${eventId}: ${c.reason}`);
+    log.warn('push.rejected', `onRegistryEvent: rejected event ${eventId}: ${c.reason}`, { reason: c.reason });
     return;
   }
   if (c.kind === 'ignore') {
-    context.log(`onRegistryEvent: ignored event ${eventId}: ${c.reason}`);
+    log.info('push.ignored', `onRegistryEvent: ignored event ${eventId}: ${c.reason}`, { reason: c.reason });
     return;
   }
   if (!c.image.tag) {
-    context.log(`onRegistryEvent: ignored event ${eventId}: push by digest (no tag) — nothing builds FROM it`);
+    const reason = 'push by digest (no tag) — nothing builds FROM it';
+    log.info('push.ignored', `onRegistryEvent: ignored event ${eventId}: ${reason}`, { reason });
     return;
   }
   const image: PushedImage = {
@@ -136,22 +76,24 @@ export async function onRegistryEvent(event: unknown, context: InvocationContext
     eventId: c.eventId,
     ...(c.eventTime ? { eventTime: c.eventTime } : {}),
   };
-  const instanceId = cascadeInstanceId(c.image.registryId, c.image.repository, c.image.tag);
-  const runs = runActivities();
-  const admission = await runs.admitPush(instanceId, image);
-  if (!admission.admit) {
-    context.log(`onRegistryEvent: ignored event ${eventId} for ${image.ref}@${image.digest}: ${admission.reason}`);
-    return;
+  const tagKey = cascadeInstanceId(c.image.registryId, c.image.repository, c.image.tag);
+  const input: IntakeInput = { image, cascade: { ...cascadeInputFrom(settings, 'event'), tagKey } };
+  const instanceId = intakeInstanceId(tagKey, c.eventId);
+  // One durable call, no Table/ARM I/O and no waiting: the intake orchestration and the tag's entity do the rest.
+  let how = 'handed to intake';
+  try {
+    await df.getClient(context).startNew(OrchestrationNames.cascadeIntake, { instanceId, input });
+  } catch (err) {
+    if (!(err instanceof Error && /status code: 409/.test(err.message))) throw err;
+    how = 'ignored (redelivery: its intake is running)';
   }
-  const own = await runs.isOwnPush({ image });
-  if (own.own) {
-    context.log(`onRegistryEvent: ignored event ${eventId} for ${image.ref}@${image.digest}: own push (${own.reason})`);
-    return;
-  }
-  const input = { ...cascadeInputFrom(settings, 'event'), image, seenEventIds: [c.eventId] };
-  const how = await handOver(df.getClient(context), instanceId, input, c.eventId, (m) => context.log(m));
-  await runs.notePush(instanceId, image);
-  context.log(`onRegistryEvent: event ${eventId} ${image.ref}@${image.digest} → ${how} cascade ${instanceId}`);
+  const ms = (performance.now() - started).toFixed(1);
+  const text = `onRegistryEvent: event ${eventId} ${image.ref}@${image.digest} ${how} ${instanceId} in ${ms} ms`;
+  log.with({ cascadeId: tagKey }).info('push.received', text, {
+    intake: instanceId,
+    outcome: how,
+    ms: Number(ms),
+  });
 }
 
 // ---- registrations -------------------------------------------------------------------------------------------------
@@ -161,6 +103,7 @@ app.eventGrid('onRegistryEvent', {
   handler: (event, context) => onRegistryEvent(event, context),
 });
 
+df.app.orchestration(OrchestrationNames.cascadeIntake, cascadeIntakeHandler);
 df.app.orchestration(OrchestrationNames.rebuildCascade, rebuildCascadeHandler);
 df.app.orchestration(OrchestrationNames.rebuildTask, rebuildTaskHandler);
 
@@ -169,6 +112,9 @@ df.app.activity(ActivityNames.scheduleRun, {
 });
 df.app.activity(ActivityNames.getRun, { handler: (input: GetRunInput) => runActivities().getRun(input) });
 df.app.activity(ActivityNames.cancelRun, { handler: (input: CancelRunInput) => runActivities().cancelRun(input) });
+df.app.activity(ActivityNames.registryLoginServer, {
+  handler: (input: RegistryLoginServerInput) => planActivities().registryLoginServer(input),
+});
 df.app.activity(ActivityNames.isOwnPush, { handler: (input: IsOwnPushInput) => runActivities().isOwnPush(input) });
 df.app.activity(ActivityNames.recordCascade, {
   handler: (input: CascadeResult) => reportActivities().recordCascade(input),

@@ -32,7 +32,7 @@ import {
   type RecordCredentialHealthInput,
   type RefreshCredentialInput,
   type RotateCredentialInput,
-} from '../activities/contracts.js';
+} from '../contracts/index.js';
 import { credentialActivities as activities } from './activities.js';
 import { credentialCheck } from '../orchestrations/credentialCheck.js';
 

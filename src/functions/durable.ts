@@ -1,7 +1,7 @@
 // Durable-client helpers shared by the triggers and routes that start or look at cascades.
 import * as df from 'durable-functions';
 import type { Settings } from '../config/settings.js';
-import type { CascadeInput } from '../activities/contracts.js';
+import type { CascadeInput } from '../contracts/index.js';
 
 export type DurableClient = ReturnType<typeof df.getClient>;
 export type Status = Awaited<ReturnType<DurableClient['getStatus']>>;

@@ -4,7 +4,7 @@ import {
   NativeTriggerActivityNames,
   type DisableNativeTriggerInput,
   type FindNativeRunInput,
-} from '../activities/contracts.js';
+} from '../contracts/index.js';
 import { nativeTriggerActivities as activities } from './activities.js';
 
 df.app.activity(NativeTriggerActivityNames.findNativeRun, {

@@ -19,7 +19,7 @@ import {
   type PreflightInput,
   type RefreshIndexInput,
   type RemediateInput,
-} from '../activities/contracts.js';
+} from '../contracts/index.js';
 import { ApiError, invalid, apiAuthLevel, route } from '../http/errors.js';
 import { ROLES } from '../http/auth.js';
 import { planBody } from '../http/shapes.js';

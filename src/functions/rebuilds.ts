@@ -14,7 +14,7 @@ import * as df from 'durable-functions';
 import { ContinuationError } from '../activities/report/index.js';
 import { planActivities, reportActivities } from './activities.js';
 import { loadSettings, type Settings } from '../config/settings.js';
-import { CANCEL_EVENT, OrchestrationNames, type CascadeInput, type CascadeResult } from '../activities/contracts.js';
+import { CANCEL_EVENT, OrchestrationNames, type CascadeInput, type CascadeResult } from '../contracts/index.js';
 import { ApiError, apiAuthLevel, callerOf, route } from '../http/errors.js';
 import { authorize, describeCaller, ROLES } from '../http/auth.js';
 import { planBody } from '../http/shapes.js';

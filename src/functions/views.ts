@@ -7,23 +7,25 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import {
-  ActivityNames,
   OrchestrationNames,
+  type BuildPlanInput,
+  type CascadeInput,
+  type CascadeProgress,
   type CascadeReason,
   type CascadeResult,
   type Plan,
   type PlanDecision,
   type PreflightOutput,
   type TaskResult,
-} from '../activities/contracts.js';
-import { normalizeId } from '../domain/index.js';
+} from '../contracts/index.js';
+import { ImageRefError, normalizeId } from '../domain/index.js';
 import type { RebuildTaskStatus } from '../orchestrations/rebuildTask.js';
 import { ApiError, apiAuthLevel, route } from '../http/errors.js';
 import { ROLES } from '../http/auth.js';
 import { cascadeStatus, recordedStatus, type CascadeStatus } from '../http/status.js';
 import * as v from '../http/validate.js';
 import { planActivities, reportActivities } from './activities.js';
-import { ACTIVE, statusOf, type DurableClient } from './durable.js';
+import { statusOf, type DurableClient } from './durable.js';
 
 /** Where a task of a cascade stands. The last five are final (`TaskResult.outcome`). */
 export type TaskState =
@@ -37,7 +39,8 @@ export type TaskState =
   | 'failed'
   | 'blocked'
   | 'skipped'
-  | 'canceled';
+  | 'canceled'
+  | 'notRun';
 
 export interface TaskView {
   task: string;
@@ -62,17 +65,8 @@ export interface CascadeTasksView {
   /** Task ids per wave, wave 1 first (empty until the cascade has planned). */
   waves: string[][];
   tasks: TaskView[];
-}
-
-type History = Record<string, unknown>[];
-
-/** The last result of an activity in a (status API formatted) history. */
-function lastResult<T>(history: History, fn: string): T | undefined {
-  for (let i = history.length - 1; i >= 0; i--) {
-    const e = history[i]!;
-    if (e.EventType === 'TaskCompleted' && e.FunctionName === fn) return e.Result as T;
-  }
-  return undefined;
+  /** What was asked for: the image (pushed or requested) or the task ids. */
+  request?: { image?: { ref: string; digest?: string }; tasks?: string[] };
 }
 
 /** A task's result as the cascade returned it or the history table recorded it. */
@@ -114,42 +108,52 @@ export function endedView(id: string, status: CascadeStatus, result: { tasks: Re
   return { id, status, waves: wavesOf(tasks), tasks };
 }
 
+/** A rebuildTask instance of the cascade: its live custom status, or its result once it ended. */
+export interface ChildStatus {
+  runtimeStatus: string;
+  customStatus?: unknown;
+  output?: unknown;
+  createdTime?: string | Date;
+}
+
 /**
- * A running cascade, pieced together from what it has recorded: the plan (buildPlan), per-wave preflight verdicts,
- * the results of tasks that finished (sub-orchestration outputs) and the live status of tasks in flight (each
- * rebuildTask instance's custom status). Pure: the inputs are plain data.
+ * A running cascade, pieced together from what can be read while it runs: the plan of the same request (its waves,
+ * decisions and skip reasons), the preflight verdicts of tasks in waves it has reached but did not start (blocked),
+ * the result of each task that has finished and the live status (phase, run id, run status) of each task in flight —
+ * both from the cascade's rebuildTask instances. A planned task with no instance is `waiting` while its wave is
+ * ahead, `notRun` once the cascade went past it (blocked at preflight or canceled: the result will say). Pure.
  */
 export function liveView(
   id: string,
   status: CascadeStatus,
-  history: History,
-  inflight: { customStatus?: unknown; createdTime?: string | Date }[],
+  plan: Plan | undefined,
+  children: ChildStatus[],
+  progress: Partial<CascadeProgress> | undefined,
+  verdicts: PreflightOutput = {},
 ): CascadeTasksView {
-  const plan = lastResult<Plan>(history, ActivityNames.buildPlan);
-  if (!plan) return { id, status, waves: [], tasks: [] };
+  if (!plan || progress?.phase === 'settling' || progress?.phase === 'planning') {
+    return { id, status, waves: [], tasks: [] };
+  }
+  const wave = progress?.wave ?? 0;
   const views = new Map<string, TaskView>();
   for (const t of Object.values(plan.tasks)) {
-    const final = t.decision === 'skip' ? 'skipped' : t.decision === 'blocked' ? 'blocked' : undefined;
+    const state: TaskState =
+      t.decision === 'skip' ? 'skipped' : t.decision === 'blocked' ? 'blocked' : t.wave >= wave ? 'waiting' : 'notRun';
     views.set(t.task.toLowerCase(), {
       task: t.task,
       taskName: t.taskName,
       wave: t.wave,
       decision: t.decision,
-      state: final ?? 'waiting',
+      state,
       reasons: t.reasons,
     });
   }
-  for (const e of history) {
-    if (e.EventType === 'TaskCompleted' && e.FunctionName === ActivityNames.preflightTasks) {
-      for (const verdict of Object.values((e.Result ?? {}) as PreflightOutput)) {
-        const view = views.get(verdict.task.toLowerCase());
-        if (view && verdict.decision === 'blocked') {
-          Object.assign(view, { decision: 'blocked', state: 'blocked', reasons: verdict.reasons });
-        }
-      }
+  for (const c of children) {
+    const result = c.output as TaskResult | null | undefined;
+    if (c.runtimeStatus === 'Completed' && result?.task) {
+      views.set(result.task.toLowerCase(), fromResult(result));
+      continue;
     }
-  }
-  for (const c of inflight) {
     const s = c.customStatus as Partial<RebuildTaskStatus> | null | undefined;
     const view = s?.task ? views.get(s.task.toLowerCase()) : undefined;
     if (!view || !s?.phase || s.phase === 'done') continue;
@@ -159,49 +163,104 @@ export function liveView(
     if (s.attempt) view.attempts = s.attempt;
     if (c.createdTime) view.startedAt = new Date(c.createdTime).toISOString();
   }
-  for (const e of history) {
-    if (e.EventType === 'SubOrchestrationInstanceCompleted' && e.FunctionName === OrchestrationNames.rebuildTask) {
-      const r = e.Result as TaskResult | undefined;
-      if (r?.task) views.set(r.task.toLowerCase(), fromResult(r));
+  // A task of a wave the cascade has reached that has no instance: its preflight blocked it (or it is canceled).
+  for (const v of Object.values(verdicts)) {
+    const view = views.get(v.task.toLowerCase());
+    if (view && (view.state === 'waiting' || view.state === 'notRun') && v.decision === 'blocked') {
+      Object.assign(view, { decision: 'blocked', state: 'blocked', reasons: v.reasons });
     }
   }
   const tasks = [...views.values()].sort((a, b) => a.wave - b.wave || a.taskName.localeCompare(b.taskName));
   return { id, status, waves: plan.waves, tasks };
 }
 
-/** The rebuildTask instances of a cascade still in flight (children are named `<cascade id>:…`). */
-async function inflightChildren(
-  client: DurableClient,
-  id: string,
-  since: Date,
-): Promise<df.DurableOrchestrationStatus[]> {
-  const found = await client.getStatusBy({
-    createdTimeFrom: since,
-    runtimeStatus: [df.OrchestrationRuntimeStatus.Running, df.OrchestrationRuntimeStatus.Pending],
-  });
-  return found.filter((s) => s.name === OrchestrationNames.rebuildTask && s.instanceId.startsWith(`${id}:`));
+/**
+ * The rebuildTask instances of one execution of a cascade (children are named `<cascade id>:g<generation>-…`). A
+ * created-time query: its cost follows the instances created since the cascade started, not the hub's size.
+ */
+async function childrenOf(client: DurableClient, id: string, generation: number, since: Date): Promise<ChildStatus[]> {
+  const found = await client.getStatusBy({ createdTimeFrom: new Date(since.getTime() - 1000) });
+  const prefix = `${id}:g${generation}-`;
+  return found.filter((s) => s.name === OrchestrationNames.rebuildTask && s.instanceId.startsWith(prefix));
+}
+
+/** The plan the cascade made (same request), recomputed without preflight; undefined when it cannot be made. */
+async function planOf(
+  input: Partial<CascadeInput>,
+  progress: Partial<CascadeProgress> | undefined,
+): Promise<Plan | undefined> {
+  const image = progress?.image ?? input.image ?? input.requestedImage;
+  const req: BuildPlanInput = { preflight: false };
+  if (image) req.image = image.digest ? { ref: image.ref, digest: image.digest } : { ref: image.ref };
+  else if (input.tasks?.length) req.tasks = input.tasks;
+  else return undefined;
+  try {
+    return await planActivities().buildPlan(req);
+  } catch (err) {
+    if (err instanceof ImageRefError) return undefined;
+    throw err;
+  }
+}
+
+/** Tasks in a wave the cascade has reached, planned to rebuild, without an instance: blocked at preflight? */
+function unstarted(view: CascadeTasksView, progress: Partial<CascadeProgress> | undefined): string[] {
+  if (progress?.phase !== 'running' || progress.canceling) return [];
+  const wave = progress.wave ?? 0;
+  return view.tasks.filter((t) => t.wave <= wave && (t.state === 'waiting' || t.state === 'notRun')).map((t) => t.task);
+}
+
+/**
+ * Preflight verdicts of such tasks, kept a short while per cascade: the page polls every second or two, and a
+ * preflight reads role assignments through ARM (the cascade made the same check just before the wave).
+ */
+const verdictCache = new Map<string, { at: number; verdicts: PreflightOutput }>();
+const VERDICT_TTL_MS = 20_000;
+
+async function verdictsOf(id: string, taskIds: string[]): Promise<PreflightOutput> {
+  if (taskIds.length === 0) return {};
+  const key = `${id}|${taskIds.join(',').toLowerCase()}`;
+  const hit = verdictCache.get(key);
+  if (hit && Date.now() - hit.at < VERDICT_TTL_MS) return hit.verdicts;
+  const verdicts = await planActivities().preflightTasks({ taskIds });
+  if (verdictCache.size > 200) verdictCache.clear();
+  verdictCache.set(key, { at: Date.now(), verdicts });
+  return verdicts;
+}
+
+function requestOf(input: Partial<CascadeInput>, progress?: Partial<CascadeProgress>): CascadeTasksView['request'] {
+  const image = input.image ?? progress?.image ?? input.requestedImage;
+  if (image) return { image: image.digest ? { ref: image.ref, digest: image.digest } : { ref: image.ref } };
+  if (input.tasks?.length) return { tasks: input.tasks };
+  return undefined;
 }
 
 export async function getCascadeTasks(req: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   const id = v.instanceId(req.params.id);
   const client = df.getClient(context);
-  const durable = await statusOf(client, id);
+  const durable = await statusOf(client, id, true);
   if (durable && durable.name === OrchestrationNames.rebuildCascade) {
     const status = cascadeStatus(durable.runtimeStatus, durable.output);
     const output = durable.output as CascadeResult | null | undefined;
-    if (!ACTIVE.has(durable.runtimeStatus) && output && Array.isArray(output.tasks)) {
-      return { status: 200, jsonBody: endedView(id, status, output) };
+    const input = (durable.input ?? {}) as Partial<CascadeInput>;
+    const progress = (durable.customStatus ?? undefined) as Partial<CascadeProgress> | undefined;
+    const request = requestOf(input, progress);
+    const withRequest = (view: CascadeTasksView): CascadeTasksView => (request ? { ...view, request } : view);
+    if (output && typeof output === 'object' && Array.isArray(output.tasks)) {
+      return { status: 200, jsonBody: withRequest(endedView(id, status, output)) };
     }
-    const full = await client.getStatus(id, { showHistory: true, showHistoryOutput: true, showInput: false });
-    const history = (full.history ?? []) as History;
-    const inflight = ACTIVE.has(durable.runtimeStatus)
-      ? await inflightChildren(client, id, new Date(durable.createdTime))
-      : [];
-    return { status: 200, jsonBody: liveView(id, status, history, inflight) };
+    const [plan, children] = await Promise.all([
+      planOf(input, progress),
+      childrenOf(client, id, input.generation ?? 0, new Date(durable.createdTime)),
+    ]);
+    let view = liveView(id, status, plan, children, progress);
+    const pending = unstarted(view, progress);
+    if (pending.length > 0) view = liveView(id, status, plan, children, progress, await verdictsOf(id, pending));
+    return { status: 200, jsonBody: withRequest(view) };
   }
   const record = await reportActivities().getCascadeRecord(id);
   if (!record) throw new ApiError('NotFound', `no cascade '${id}'`, 'id');
-  return { status: 200, jsonBody: endedView(id, recordedStatus(record.status), record) };
+  const view = endedView(id, recordedStatus(record.status), record);
+  return { status: 200, jsonBody: record.image ? { ...view, request: { image: record.image } } : view };
 }
 
 export interface IndexTasksView {

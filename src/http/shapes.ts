@@ -1,5 +1,5 @@
 // Response shapes shared by several routes, so GET, POST and dry runs answer alike.
-import type { Plan, PlannedTask } from '../activities/contracts.js';
+import type { Plan, PlannedTask } from '../contracts/index.js';
 
 /** The HTTP shape of a plan: tasks as a list (wave order, then skipped/blocked), everything else as in `Plan`. */
 export function planBody(plan: Plan): Omit<Plan, 'tasks'> & { tasks: PlannedTask[] } {

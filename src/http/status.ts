@@ -1,6 +1,6 @@
 // One status vocabulary for cascades. The durable runtime says "Completed" for a cascade that ended Canceled,
 // Superseded or Failed by its own decision; the API says what the cascade says, everywhere (status, filters).
-import type { CascadeResult } from '../activities/contracts.js';
+import type { CascadeResult } from '../contracts/index.js';
 
 export const CASCADE_STATUSES = [
   'Pending',

@@ -6,7 +6,7 @@
 // loop lives here, in orchestrator code, with the documented public API only (callActivity, createTimer, the
 // TaskFailedError it throws). Fan-out is bounded: windows of Task.all, each at most `limit` wide.
 import { TaskFailedError, type OrchestrationContext, type Task } from 'durable-functions';
-import type { ActivityContracts, ActivityName } from '../activities/contracts.js';
+import type { ActivityContracts, ActivityName } from '../contracts/index.js';
 import { replaySafeLogger, type LogDimensions } from '../telemetry/log.js';
 
 export interface RetryPolicy {
@@ -98,7 +98,7 @@ export function* callActivity<N extends ActivityName>(
       replaySafeLogger(context, options.dims).warn(
         'activity.retry',
         `${name} failed (attempt ${attempt}/${policy.attempts}), retrying in ${delay} ms: ${failureMessage(err)}`,
-        { activity: name, attempt, delayMs: delay },
+        { activity: name, attempt, delayMs: delay, instanceId: context.df.instanceId },
       );
       yield* wait(context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + delay)));
     }
@@ -118,7 +118,7 @@ export function* tryCallActivity<N extends ActivityName>(
     replaySafeLogger(context, options.dims).warn(
       'activity.skipped',
       `${name} failed, carrying on without it: ${failureMessage(err)}`,
-      { activity: name },
+      { activity: name, instanceId: context.df.instanceId },
     );
     return undefined;
   }
@@ -152,7 +152,7 @@ export function* callActivities<N extends ActivityName>(
         replaySafeLogger(context, dims).warn(
           'activity.retry',
           `${name} window failed (attempt ${attempt}/${policy.attempts}), retrying: ${failureMessage(err)}`,
-          { activity: name, attempt },
+          { activity: name, attempt, instanceId: context.df.instanceId },
         );
         yield context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + delay));
       }

@@ -1,7 +1,7 @@
 // Reasons the cascade adds to the domain's: why a planned task did not run or did not succeed. Pure; the wording
 // names the task and, where a person can act, says what to do.
 // contracts.js is the SDK-free names/types module orchestrators may use; the lint pattern targets activity code.
-import type { CascadeReason, RunStatus } from '../activities/contracts.js';
+import type { CascadeReason, RunStatus } from '../contracts/index.js';
 
 interface TaskWords {
   taskName: string;
@@ -110,6 +110,26 @@ export function upToDateWithoutNativeRun(t: TaskWords, image: { ref: string; dig
     code: 'UpToDate',
     severity: 'info',
     message: `${cap(words(t))} was last built from ${image.ref}@${image.digest} by a run ACR's base-image trigger did not start; skipped.`,
+  };
+}
+
+/** ACR's trigger started its run after the window, while ours was building: canceled, so the update builds once. */
+export function nativeRunCanceled(t: TaskWords, runId: string): CascadeReason {
+  return {
+    code: 'NativeRunCanceled',
+    severity: 'warning',
+    message: `ACR's base-image trigger of ${words(t)} started run ${runId} after the adopt window, when acr-cascade had already scheduled the task's run; acr-cascade canceled it.`,
+    fix: `az acr task update --name ${t.taskName} --registry ${registryName(t.registryId)} --base-image-trigger-enabled false`,
+  };
+}
+
+/** ACR's late run had already finished (or could not be canceled): this update was built twice. */
+export function nativeRunLate(t: TaskWords, runId: string, status: string): CascadeReason {
+  return {
+    code: 'NativeRunLate',
+    severity: 'warning',
+    message: `ACR's base-image trigger of ${words(t)} started run ${runId} after the adopt window (${status}): this update was built twice. Switch the trigger off or lengthen CASCADE_NATIVE_ADOPT_WINDOW_SECONDS.`,
+    fix: `az acr task update --name ${t.taskName} --registry ${registryName(t.registryId)} --base-image-trigger-enabled false`,
   };
 }
 

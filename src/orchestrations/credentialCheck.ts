@@ -20,7 +20,7 @@ import {
   type RefreshCredentialOutput,
   type RotateCredentialInput,
   type RotateCredentialOutput,
-} from '../activities/contracts.js';
+} from '../contracts/index.js';
 import { MAX_FAN_OUT, ONE_ATTEMPT, TRANSIENT_RETRY, callActivities, callActivity, tryCallActivity } from './calls.js';
 import { replaySafeLogger, type LogDimensions } from '../telemetry/log.js';
 

@@ -7,23 +7,29 @@
 // Pure: time from currentUtcDateTime, I/O only through activities.
 import type { OrchestrationContext, Task } from 'durable-functions';
 import {
+  ActivityNames,
   NativeTriggerActivityNames,
+  TERMINAL_RUN_STATUSES,
+  type CancelRunInput,
   type CascadeReason,
   type DisableNativeTriggerInput,
   type FindNativeRunInput,
   type FindNativeRunOutput,
   type RebuildTaskInput,
-} from '../activities/contracts.js';
-import { callActivity } from './calls.js';
+} from '../contracts/index.js';
+import { callActivity, tryCallActivity } from './calls.js';
 import {
   nativeRunAdopted,
+  nativeRunCanceled,
+  nativeRunLate,
   nativeRunNotFound,
   nativeTriggerDisabled,
   upToDateWithoutNativeRun,
 } from './cascadeReasons.js';
 
 export type NativeOutcome =
-  | { kind: 'schedule'; reasons: CascadeReason[] }
+  /** `waited`: the adopt window ran out, so ACR may still start its run late (see settleLateNativeRun). */
+  | { kind: 'schedule'; reasons: CascadeReason[]; waited?: true }
   | { kind: 'upToDate'; reasons: CascadeReason[] }
   | { kind: 'adopted'; run: NonNullable<FindNativeRunOutput['run']>; reasons: CascadeReason[] };
 
@@ -80,9 +86,42 @@ export function* nativeRunOrSchedule(
   const deadline = context.df.currentUtcDateTime.getTime() + found.adoptWindowSeconds * 1000;
   while (!found.run) {
     const now = context.df.currentUtcDateTime.getTime();
-    if (now >= deadline) return { kind: 'schedule', reasons: [nativeRunNotFound(who, found.adoptWindowSeconds)] };
+    if (now >= deadline) {
+      return { kind: 'schedule', reasons: [nativeRunNotFound(who, found.adoptWindowSeconds)], waited: true };
+    }
     yield context.df.createTimer(new Date(Math.min(now + NATIVE_PROBE_SECONDS * 1000, deadline)));
     found = yield* probe();
   }
   return { kind: 'adopted', run: found.run, reasons: [nativeRunAdopted(who, found.run.runId)] };
+}
+
+/**
+ * Once the run acr-cascade scheduled after the adopt window has ended: did ACR's trigger start its run for the same
+ * update after all (ACR slower than the window)? One more probe; a late run still going is canceled (the update builds
+ * once, and its push cannot fire ACR's chain a second time), one already finished is reported as a second build.
+ */
+export function* settleLateNativeRun(
+  context: OrchestrationContext,
+  input: RebuildTaskInput,
+  ours: string,
+): Generator<Task, CascadeReason[], unknown> {
+  const req = findNativeRunInput(input, context.df.currentUtcDateTime);
+  if (!req) return [];
+  const found = yield* callActivity(context, NativeTriggerActivityNames.findNativeRun, req);
+  const late = found.run;
+  if (!late || late.runId === ours) return [];
+  const who = { taskName: input.planned.taskName, registryId: input.planned.registryId };
+  if ((TERMINAL_RUN_STATUSES as readonly string[]).includes(late.status)) {
+    return [nativeRunLate(who, late.runId, late.status)];
+  }
+  // No cascadeStartedAt: this cancels one run, it does not mark the cascade canceled.
+  const cancel: CancelRunInput = {
+    cascadeId: input.cascadeId,
+    cascadeStartedAt: '',
+    runs: [{ registryId: late.registryId, runId: late.runId }],
+  };
+  const out = yield* tryCallActivity(context, ActivityNames.cancelRun, cancel);
+  return out?.canceled.includes(late.runId)
+    ? [nativeRunCanceled(who, late.runId)]
+    : [nativeRunLate(who, late.runId, out ? 'finished' : late.status)];
 }

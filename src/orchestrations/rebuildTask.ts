@@ -21,7 +21,7 @@ import {
   type ScheduleRunOutput,
   type TaskOutcome,
   type TaskResult,
-} from '../activities/contracts.js';
+} from '../contracts/index.js';
 import {
   remediationFailed,
   runCanceled,
@@ -31,7 +31,9 @@ import {
   watchTimedOut,
 } from './cascadeReasons.js';
 import { callActivity, tryCallActivity } from './calls.js';
-import { nativeRunOrSchedule } from './nativeTrigger.js';
+import { nativeRunOrSchedule, settleLateNativeRun } from './nativeTrigger.js';
+import { nextPollAt, watchGridSeconds, watchSlot } from './runWatch.js';
+import { replaySafeLogger } from '../telemetry/log.js';
 
 /** Default wait for a freshly created role assignment to reach the data plane. */
 export const REMEDIATION_WAIT_SECONDS = 30;
@@ -64,9 +66,10 @@ export function* rebuildTask(context: OrchestrationContext): Generator<Task, Tas
   const input = context.df.getInput() as RebuildTaskInput;
   const p = input.planned;
   const who = { taskName: p.taskName, registryId: p.registryId };
-  const log = (message: string) => {
-    if (!context.df.isReplaying) context.log(`[rebuildTask ${p.taskName}] ${message}`);
-  };
+  // Replay-safe records carrying the cascade, the task and (once there is one) the run.
+  const taskLog = replaySafeLogger(context, { cascadeId: input.cascadeId, taskId: p.task });
+  const log = (message: string, runId?: string) =>
+    (runId ? taskLog.with({ runId }) : taskLog).info('task.progress', `[rebuildTask ${p.taskName}] ${message}`);
   const status: RebuildTaskStatus = { task: p.task, attempt: 1, phase: 'scheduling' };
   const show = (patch: Partial<RebuildTaskStatus>) => {
     Object.assign(status, patch);
@@ -169,10 +172,11 @@ export function* rebuildTask(context: OrchestrationContext): Generator<Task, Tas
       : scheduled.deduplicated
         ? ' (already scheduled: adopted)'
         : '';
-    log(`run ${scheduled.runId}${how} ${scheduled.status}`);
+    log(`run ${scheduled.runId}${how} ${scheduled.status}`, scheduled.runId);
     show({ phase: 'watching', runId: scheduled.runId, status: scheduled.status });
 
-    // 3. Watch: durable timers, backoff from pollInitialSeconds doubling up to pollMaxSeconds, bounded.
+    // 3. Watch: durable timers, backoff from pollInitialSeconds doubling up to pollMaxSeconds, bounded; each poll on
+    //    the shared grid, so the registry's runs are read with one runs.list per poll instant (runWatch.ts).
     let info: RunInfo;
     if (isTerminal(scheduled.status)) {
       info = yield* callActivity(context, ActivityNames.getRun, ref);
@@ -180,6 +184,7 @@ export function* rebuildTask(context: OrchestrationContext): Generator<Task, Tas
       info = { runId: scheduled.runId, status: scheduled.status, outputImages: [] };
       const deadline = addSeconds(context.df.currentUtcDateTime, input.timeoutSeconds);
       let delay = Math.max(1, input.pollInitialSeconds);
+      const grid = watchGridSeconds(input.pollInitialSeconds, input.pollMaxSeconds);
       while (!isTerminal(info.status)) {
         const now = context.df.currentUtcDateTime;
         if (now.getTime() >= deadline.getTime()) {
@@ -194,12 +199,17 @@ export function* rebuildTask(context: OrchestrationContext): Generator<Task, Tas
             remediated,
           });
         }
-        const next = new Date(Math.min(addSeconds(now, delay).getTime(), deadline.getTime()));
+        const next = nextPollAt(now, delay, grid, deadline);
         yield context.df.createTimer(next);
-        info = yield* callActivity(context, ActivityNames.getRun, ref);
+        const poll: GetRunInput = { ...ref, watch: watchSlot(next, input.pollMaxSeconds, grid) };
+        info = yield* callActivity(context, ActivityNames.getRun, poll);
         show({ status: info.status });
         delay = Math.min(delay * 2, Math.max(1, input.pollMaxSeconds));
       }
+    }
+    // ACR's trigger may have started its run after the adopt window: the update still builds once.
+    if (attempt === 1 && native.kind === 'schedule' && native.waited) {
+      warnings.push(...(yield* settleLateNativeRun(context, input, scheduled.runId)));
     }
     const run = {
       ...info,
@@ -216,11 +226,11 @@ export function* rebuildTask(context: OrchestrationContext): Generator<Task, Tas
     const failure = runFailed(who, info.runId, info.status, info.runErrorMessage);
     const recheck = yield* preflightAgain();
     if (recheck?.decision === 'blocked') {
-      log(`run ${info.runId} ${info.status}; preflight now blocks the task`);
+      log(`run ${info.runId} ${info.status}; preflight now blocks the task`, info.runId);
       return done('blocked', [...recheck.reasons, failure], { run, remediated });
     }
     if (attempt < attempts) {
-      log(`run ${info.runId} ${info.status}; retrying once (attempt ${attempt + 1})`);
+      log(`run ${info.runId} ${info.status}; retrying once (attempt ${attempt + 1})`, info.runId);
       continue;
     }
     return done('failed', [...warnings, failure], { run, remediated });

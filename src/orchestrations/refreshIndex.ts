@@ -4,7 +4,7 @@
 import type { OrchestrationContext, OrchestrationHandler } from 'durable-functions';
 // contracts.js is SDK-free by design (architecture.md); the lint pattern '../activities/*' is meant for activity
 // implementations — reported to the coordinator (exempt contracts.js in eslint.config.mjs, then drop this line).
-import { ActivityNames, type RefreshIndexInput, type RefreshIndexOutput } from '../activities/contracts.js';
+import { ActivityNames, type RefreshIndexInput, type RefreshIndexOutput } from '../contracts/index.js';
 import { callActivity } from './calls.js';
 import { replaySafeLogger } from '../telemetry/log.js';
 

@@ -553,7 +553,9 @@ describe('npm run push', () => {
     });
     await expect(run(tsx, ['local/azure/push.ts', 'nosuchregistry', 'a:b'], { env: env() })).rejects.toMatchObject({
       code: 2,
-      stderr: expect.stringContaining(`registry 'nosuchregistry' is not in ${stackFile}; known registries:`),
+      stderr: expect.stringContaining(
+        `registry 'nosuchregistry' does not exist in the emulated subscription; registries there:`,
+      ),
     });
     await expect(run(tsx, ['local/azure/push.ts', registry, 'Bad/Repo'], { env: env() })).rejects.toMatchObject({
       code: 2,
@@ -569,11 +571,11 @@ describe('npm run push', () => {
       stale,
       JSON.stringify({
         ...t.stack(),
-        registries: { gone: { loginServer: 'gone.azurecr.io', dataEndpoint: 'https://127.0.0.1:1' } },
+        arm: { ...t.stack().arm, endpoint: 'https://127.0.0.1:1' },
       }),
     );
     await expect(
-      run(tsx, ['local/azure/push.ts', 'gone', 'a:b'], {
+      run(tsx, ['local/azure/push.ts', registry, 'a:b'], {
         env: { ...env(), ACR_CASCADE_STACK_FILE: stale, NODE_EXTRA_CA_CERTS: t.stack().tls.caCertPath },
       }),
     ).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining('Is the emulator running?') });

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStack, type RunningStack } from '../../local/stack/stack.js';
 import { LOCAL_API_AUDIENCE } from '../../local/azure/entra/index.js';
 import { SEED } from '../../local/azure/seed.js';
+import { functionsCaller, type CallResult } from '../support/functionsHttp.js';
 
 let stack: RunningStack;
 let stateDir: string;
@@ -46,31 +47,15 @@ afterAll(async () => {
   if (stateDir) rmSync(stateDir, { recursive: true, force: true });
 });
 
-interface Res {
-  status: number;
-  json: Record<string, unknown>;
-  text: string;
-}
+const callApi = functionsCaller(() => stack.description.functions, bodies);
 
-async function call(method: string, path: string, token: string | undefined, body?: string): Promise<Res> {
-  const res = await fetch(`${stack.description.functions.baseUrl}${path}`, {
-    method,
-    headers: {
-      ...(token ? { authorization: `Bearer ${token}` } : {}),
-      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-    },
+/** A call as a signed-in user makes it: the token (if any) as a bearer, no function key. */
+const call = (method: string, path: string, token: string | undefined, body?: string): Promise<CallResult> =>
+  callApi(method, path, {
+    key: null,
+    ...(token !== undefined ? { bearer: token } : {}),
     ...(body !== undefined ? { body } : {}),
   });
-  const text = await res.text();
-  bodies.push(text);
-  let json: Record<string, unknown>;
-  try {
-    json = text ? (JSON.parse(text) as Record<string, unknown>) : {};
-  } catch {
-    json = {};
-  }
-  return { status: res.status, json, text };
-}
 
 const hello = () => stack.seed!.taskIds[SEED.tasks.hello]!;
 

@@ -62,6 +62,8 @@ function probes(): Probe[] {
     const seg = encodeURIComponent(raw);
     out.push({ method: 'GET', path: `/api/rebuilds/${seg}` });
     out.push({ method: 'POST', path: `/api/rebuilds/${seg}/cancel` });
+    out.push({ method: 'GET', path: `/api/rebuilds/${seg}/tasks` });
+    out.push({ method: 'GET', path: '/api/index/tasks', query: { top: raw } });
     out.push({ method: 'GET', path: '/api/rebuilds', query: { status: raw } });
     out.push({ method: 'GET', path: '/api/rebuilds', query: { top: raw } });
     out.push({ method: 'GET', path: '/api/rebuilds', query: { continuation: raw } });

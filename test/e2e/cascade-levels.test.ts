@@ -6,7 +6,7 @@ import { AuthorizationManagementClient } from '@azure/arm-authorization';
 import { SEED } from '../../local/azure/seed.js';
 import { guidFrom } from '../../local/azure/guid.js';
 import { keyOf, tokenOf } from '../../src/activities/runs/index.js';
-import type { CascadeResult } from '../../src/activities/contracts.js';
+import type { CascadeResult } from '../../src/contracts/index.js';
 import { runsForUpdate, startCascadeStack, waitFor, type CascadeStack } from './cascadeStack.js';
 
 const ACR_PUSH = '8311e382-0749-4cb8-b61a-304f252e45ec';

@@ -10,7 +10,7 @@ import { startStack, type RunningStack, type StackOptions } from '../../local/st
 import { SEED } from '../../local/azure/seed.js';
 import { functionsCaller, type Call } from '../support/functionsHttp.js';
 import { cascadeInstanceId } from '../../src/domain/index.js';
-import type { CascadeProgress, CascadeResult } from '../../src/activities/contracts.js';
+import type { CascadeProgress, CascadeResult } from '../../src/contracts/index.js';
 
 export interface CascadeStatusBody {
   id: string;

@@ -18,7 +18,7 @@ import {
   setVaultPolicy,
   type Operator,
 } from '../support/credentialFixtures.js';
-import type { CredentialCheckInput, CredentialCheckResult, CredentialHealth } from '../../src/activities/contracts.js';
+import type { CredentialCheckInput, CredentialCheckResult, CredentialHealth } from '../../src/contracts/index.js';
 
 interface InstanceStatus {
   name: string;

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Task } from '@azure/arm-containerregistry';
 import { SEED } from '../../local/azure/seed.js';
-import type { CredentialHealth, PlannedTask, TaskResult } from '../../src/activities/contracts.js';
+import type { CredentialHealth, PlannedTask, TaskResult } from '../../src/contracts/index.js';
 import { operatorClients, setVaultPolicy, type Operator } from '../support/credentialFixtures.js';
 import { startCascadeStack, waitFor, type CascadeStack } from './cascadeStack.js';
 

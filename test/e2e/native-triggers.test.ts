@@ -9,7 +9,7 @@ import { AuthorizationManagementClient } from '@azure/arm-authorization';
 import type { Task } from '@azure/arm-containerregistry';
 import { SEED } from '../../local/azure/seed.js';
 import { guidFrom } from '../../local/azure/guid.js';
-import type { CascadeResult, TaskResult } from '../../src/activities/contracts.js';
+import type { CascadeResult, TaskResult } from '../../src/contracts/index.js';
 import { startCascadeStack, waitFor, type CascadeStack } from './cascadeStack.js';
 
 const ACR_PUSH = '8311e382-0749-4cb8-b61a-304f252e45ec';

@@ -13,7 +13,7 @@ import { ContainerRegistryManagementClient, type Run } from '@azure/arm-containe
 import { startStack, type RunningStack } from '../../local/stack/stack.js';
 import { SEED } from '../../local/azure/seed.js';
 import { cascadeInstanceId } from '../../src/domain/index.js';
-import type { CascadeResult } from '../../src/activities/contracts.js';
+import type { CascadeResult } from '../../src/contracts/index.js';
 import { functionsCaller } from '../support/functionsHttp.js';
 import { nativeFor, waitFor } from './cascadeStack.js';
 

@@ -67,6 +67,24 @@ describe('the packaged artifact', () => {
     );
   });
 
+  it('ships the built dashboard and serves it from the unpacked folder', async () => {
+    const html = readFileSync(join(unpacked, 'dist/web/index.html'), 'utf8');
+    const script = /\/api\/dashboard\/(assets\/index-[\w-]+\.js)/.exec(html)?.[1];
+    expect(script).toBeDefined();
+    expect(existsSync(join(unpacked, 'dist/web', script!))).toBe(true);
+    const page = await fetch(`${packaged!.baseUrl}/api/dashboard/`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(await page.text()).toBe(html);
+    const asset = await fetch(`${packaged!.baseUrl}/api/dashboard/${script}`);
+    expect(asset.status).toBe(200);
+    expect(asset.headers.get('cache-control')).toContain('immutable');
+    // The front-end toolchain and its sources stay out of the package.
+    for (const dev of ['vite', 'preact', 'elkjs', 'playwright-core']) {
+      expect(existsSync(join(unpacked, 'node_modules', dev)), dev).toBe(false);
+    }
+  });
+
   it('answers /api/health from the unpacked folder', async () => {
     const res = await fetch(`${packaged!.baseUrl}/api/health`);
     expect(res.status).toBe(200);

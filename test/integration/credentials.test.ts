@@ -24,7 +24,7 @@ import {
   type CredentialRef,
   type SecretCredentialHealth,
   type SecretCredentialRef,
-} from '../../src/activities/contracts.js';
+} from '../../src/contracts/index.js';
 
 let counter = 0;
 const unique = (prefix: string) => `${prefix}${++counter}x${process.pid % 1000}`;

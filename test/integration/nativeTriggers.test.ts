@@ -1,6 +1,7 @@
 // The native-trigger activities against the emulator (seed scenario) and Azurite with the real SDK clients and the
 // app identity: finding the run ACR's base-image trigger started (by pushed digest, or since a time), recording its
-// outputs as ours, whether the trigger follows the base, switching the trigger off, and `ignore` costing no ARM call.
+// outputs as ours, whether the trigger follows the base, switching the trigger off, `ignore` costing no ARM call, and
+// telling a push by ACR's own run (for a watched base) from anyone else's.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ContainerRegistryManagementClient } from '@azure/arm-containerregistry';
 import type { TestEmulator } from '../support/emulator.js';
@@ -8,7 +9,8 @@ import { startAppHarness, type AppHarness } from '../support/appHarness.js';
 import { SEED, type SeedResult } from '../../local/azure/seed.js';
 import type { Deps } from '../../src/activities/deps.js';
 import { createNativeTriggerActivities } from '../../src/activities/nativeTriggers/index.js';
-import { DEDUPE_TABLE, DedupeStore } from '../../src/activities/runs/index.js';
+import { createRunActivities, DEDUPE_TABLE, DedupeStore } from '../../src/activities/runs/index.js';
+import { createPlanActivities } from '../../src/activities/plan/index.js';
 
 const TERMINAL = ['Succeeded', 'Failed', 'Canceled', 'Error', 'Timeout'];
 const rg = SEED.resourceGroup;
@@ -51,12 +53,9 @@ beforeAll(async () => {
     endpoint: t.emu.armEndpoint,
     credentialScopes: ['https://management.azure.com/.default'],
   });
-  // The trigger `az acr task create` sets, and one run so ACR records the task's base.
-  await acr.tasks.beginUpdateAndWait(rg, SEED.appRegistry, SEED.tasks.hello, {
-    trigger: {
-      baseImageTrigger: { name: 'defaultBaseimageTriggerName', status: 'Enabled', baseImageTriggerType: 'Runtime' },
-    },
-  });
+  // The seed creates the task with the trigger `az acr task create` sets; one run so ACR records the task's base.
+  const task = await acr.tasks.get(rg, SEED.appRegistry, SEED.tasks.hello);
+  expect(task.trigger?.baseImageTrigger).toMatchObject({ status: 'Enabled', baseImageTriggerType: 'Runtime' });
   const first = await acr.registries.beginScheduleRunAndWait(rg, SEED.appRegistry, {
     type: 'TaskRunRequest',
     taskId: helloId,
@@ -113,6 +112,43 @@ describe('native trigger activities', () => {
     expect(out).toEqual({ policy: 'ignore', triggerEnabled: false, willFire: false, adoptWindowSeconds: 120 });
     const after = await stats();
     expect(after).toEqual(before); // no ARM request at all
+  });
+
+  it("recognises a push by ACR's own run for a watched base as the cascade's own, before any cascade adopted it", async () => {
+    const plans = createPlanActivities(deps);
+    await plans.refreshIndex({ trigger: 'http' });
+    const native = createNativeTriggerActivities(deps, { index: () => plans.index() });
+    const runs = createRunActivities(deps, { nativeChainPush: (image) => native.nativeChainPush(image) });
+    const pushed = pushBase('native-chain');
+    const triggered = async () => {
+      for await (const r of acr.runs.list(rg, SEED.appRegistry, { filter: `TaskName eq '${SEED.tasks.hello}'` })) {
+        if (r.imageUpdateTrigger?.images?.some((i) => i.digest === pushed)) return r;
+      }
+      return undefined;
+    };
+    let run = await triggered();
+    expect(run).toBeDefined();
+    expect(await waitTerminal(run!.runId!)).toBe('Succeeded');
+    run = await triggered();
+    const out = run!.outputImages![0]!;
+    const image = {
+      ref: `${out.registry}/${out.repository}:${out.tag}`,
+      digest: out.digest!,
+      registryId: seed.registries[SEED.appRegistry]!,
+    };
+    // No cascade scheduled or adopted that run: the output table does not know it, the run list does.
+    expect(await runs.isOwnPush({ image })).toMatchObject({ own: true, runId: run!.runId });
+    expect((await runs.isOwnPush({ image })).reason).toContain("ACR's run");
+
+    // The same repository pushed by someone else (another digest, the run long finished) is not ours.
+    const other = { ...image, digest: `sha256:${'d'.repeat(64)}` };
+    expect(await runs.isOwnPush({ image: other })).toMatchObject({ own: false });
+    // Nor under ignore, where the cascade plans no chain of ACR's runs.
+    const ignoring = createNativeTriggerActivities(
+      { ...deps, settings: { ...deps.settings, nativeTriggers: 'ignore' } },
+      { index: () => plans.index() },
+    );
+    expect(await ignoring.nativeChainPush(image)).toMatchObject({ own: false });
   });
 
   it('switches the trigger off once (a second call changes nothing), and then a push starts no run', async () => {

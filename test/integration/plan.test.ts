@@ -15,7 +15,7 @@ import { guidFrom } from '../../local/azure/guid.js';
 import type { Settings } from '../../src/config/settings.js';
 import type { Deps } from '../../src/activities/deps.js';
 import { createPlanActivities, INDEX_TABLE, type PlanActivities } from '../../src/activities/plan/index.js';
-import type { Plan, PlannedTask } from '../../src/activities/contracts.js';
+import type { Plan, PlannedTask } from '../../src/contracts/index.js';
 import { ROLE_IDS, repositoryReadCondition } from '../../src/domain/index.js';
 
 const TERMINAL = ['Succeeded', 'Failed', 'Canceled', 'Error', 'Timeout'];

@@ -8,7 +8,7 @@ import type { Settings } from '../../src/config/settings.js';
 import { createAzureClients } from '../../src/azure/clients.js';
 import type { Deps } from '../../src/activities/deps.js';
 import { createReportActivities, EVENT_SOURCE, type ReportActivities } from '../../src/activities/report/index.js';
-import type { CascadeResult, TaskResult } from '../../src/activities/contracts.js';
+import type { CascadeResult, TaskResult } from '../../src/contracts/index.js';
 
 let harness: AppHarness;
 let t: TestEmulator;

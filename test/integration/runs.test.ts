@@ -16,7 +16,7 @@ import {
   tokenOf,
   type RunActivities,
 } from '../../src/activities/runs/index.js';
-import type { PushedImage, ScheduleRunInput } from '../../src/activities/contracts.js';
+import type { PushedImage, ScheduleRunInput } from '../../src/contracts/index.js';
 
 const TERMINAL = ['Succeeded', 'Failed', 'Canceled', 'Error', 'Timeout'];
 let counter = 0;
@@ -274,6 +274,53 @@ describe('getRun and cancelRun', () => {
     const info = await runs.getRun({ registryId: out.registryId, runId: out.runId });
     expect(info).toMatchObject({ runId: out.runId, status: 'Succeeded' });
     expect(info.outputImages.some((o) => o.includes('hello-world'))).toBe(true);
+  });
+
+  it('answers every poll of one watch slot from one runs.list of the registry, and a run it misses with runs.get', async () => {
+    const scheduledRuns = [];
+    for (let i = 0; i < 5; i++) {
+      const out = await runs.scheduleRun(input());
+      if (out.kind !== 'scheduled') throw new Error(`not scheduled: ${JSON.stringify(out)}`);
+      scheduledRuns.push(out);
+    }
+    await t.admin('PUT', '/acr/runs/config', { durationMs: 60_000 });
+    const slow = await runs.scheduleRun(input());
+    await t.admin('PUT', '/acr/runs/config', { durationMs: 400 });
+    if (slow.kind !== 'scheduled') throw new Error('not scheduled');
+    for (const r of scheduledRuns) await waitTerminal(r.runId);
+    const at = new Date(Date.now()).toISOString();
+    const slot = { at, finishedSince: new Date(Date.now() - 60_000).toISOString() };
+    await t.admin('DELETE', '/stats');
+    const infos = await Promise.all(
+      [...scheduledRuns, slow].map((r) => runs.getRun({ registryId: r.registryId, runId: r.runId, watch: slot })),
+    );
+    expect(infos.map((i) => i.status)).toEqual([
+      'Succeeded',
+      'Succeeded',
+      'Succeeded',
+      'Succeeded',
+      'Succeeded',
+      'Queued',
+    ]);
+    expect(infos[0]!.outputImages.some((o) => o.includes('hello-world'))).toBe(true);
+    let s = await stats();
+    expect([s['runs.list'], s['runs.get'] ?? 0]).toEqual([1, 0]);
+    // A later caller of the same slot is answered from the same listing.
+    await runs.getRun({ registryId: slow.registryId, runId: slow.runId, watch: slot });
+    expect((await stats())['runs.list']).toBe(1);
+    // A look-back that ends after the runs finished: the listing holds only the slow run; the others are read alone.
+    await t.admin('DELETE', '/stats');
+    const late = { at: `${at}-late`, finishedSince: new Date(Date.now() + 60_000).toISOString() };
+    const again = await Promise.all(
+      [...scheduledRuns, slow].map((r) => runs.getRun({ registryId: r.registryId, runId: r.runId, watch: late })),
+    );
+    expect(again.map((i) => i.status)).toEqual(infos.map((i) => i.status));
+    s = await stats();
+    expect([s['runs.list'], s['runs.get']]).toEqual([1, 5]);
+    await expect(
+      runs.getRun({ registryId: slow.registryId, runId: slow.runId, watch: { at, finishedSince: 'yesterday' } }),
+    ).rejects.toBeInstanceOf(RangeError);
+    await acr.runs.beginCancelAndWait(rg, SEED.appRegistry, slow.runId);
   });
 
   it('cancels the in-flight runs of a canceled cascade found through its claims', async () => {

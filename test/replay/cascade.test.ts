@@ -12,7 +12,7 @@ import type {
   PublishNotificationsInput,
   RebuildTaskInput,
   TaskResult,
-} from '../../src/activities/contracts.js';
+} from '../../src/contracts/index.js';
 import {
   BASE_REF,
   ReplayDriver,
@@ -53,6 +53,8 @@ async function toFirstWindow(d: ReplayDriver, plan = planOf([['app1']]), verdict
   const first = await d.run();
   const settle = first.scheduled.find((s) => s.kind === 'timer') as Scheduled;
   d.advance(30).fireTimer(settle.id);
+  const asked = await d.run();
+  d.complete(only(asked.scheduled, 'take').id, push(digest('a'), 'e1', '2024-01-01T00:00:00Z'));
   const planned = await d.run();
   d.complete(only(planned.scheduled, 'buildPlan').id, plan);
   const pre = await d.run();
@@ -98,55 +100,33 @@ async function finish(d: ReplayDriver) {
 }
 
 describe('rebuildCascade settle window', () => {
-  it('waits for the settle timer and the push/cancel events before planning', async () => {
+  it('waits for the settle timer (or a cancel) before asking the entity for the newest push', async () => {
     const d = driver(cascadeInput());
     const ep = await d.run();
     expect(ep.scheduled.map((s) => s.kind)).toEqual(['timer']);
     expect(ep.scheduled[0]?.fireAt).toBe('2024-01-01T00:00:30.000Z');
-    expect(ep.waits.sort()).toEqual(['cancel', 'push']);
+    expect(ep.waits).toEqual(['cancel']);
     expect((d.customStatus as CascadeProgress).phase).toBe('settling');
   });
 
-  it('coalesces a burst of pushes into one cascade that plans the newest digest', async () => {
+  it('plans the newest push the tag entity holds after the settle window', async () => {
     const d = driver(cascadeInput());
     const first = await d.run();
-    const settle = first.scheduled[0] as Scheduled;
-    d.advance(2).raise(
-      'push',
-      push(digest('b'), 'e2', '2024-01-01T00:00:02Z'),
-      { name: 'push', data: push(digest('c'), 'e3', '2024-01-01T00:00:04Z') },
-      // Delivered late but pushed earlier than everything else: must not win.
-      { name: 'push', data: push(digest('d'), 'e0', '2023-12-31T23:59:00Z') },
-    );
-    const during = await d.run();
-    expect(during.scheduled).toEqual([]); // pushes only move the newest digest; the settle timer is not rescheduled
+    d.advance(30).fireTimer((first.scheduled[0] as Scheduled).id);
+    const asked = await d.run();
+    const take = only(asked.scheduled, 'take');
+    expect(take).toMatchObject({ kind: 'entityCall', instanceId: `@cascadetag@${CASCADE_ID}` });
+    d.complete(take.id, push(digest('c'), 'e3', '2024-01-01T00:00:04Z'));
+    const planned = await d.run();
+    expect(only(planned.scheduled, 'buildPlan').input as BuildPlanInput).toEqual({
+      preflight: false,
+      image: { ref: BASE_REF, digest: digest('c') },
+    });
     expect((d.customStatus as CascadeProgress).image?.digest).toBe(digest('c'));
-    d.advance(28).fireTimer(settle.id);
-    const planned = await d.run();
-    const plan = only(planned.scheduled, 'buildPlan');
-    expect(plan.input as BuildPlanInput).toEqual({ preflight: false, image: { ref: BASE_REF, digest: digest('c') } });
-    expect(d.all.filter((s) => s.name === 'buildPlan')).toHaveLength(1);
-  });
-
-  it('folds 5 redeliveries of the starting event into nothing: one plan of the first digest', async () => {
-    const d = driver(cascadeInput());
-    const first = await d.run();
-    const settle = first.scheduled[0] as Scheduled;
-    const again = push(digest('a'), 'e1', '2024-01-01T00:00:00Z');
-    for (let i = 0; i < 5; i++) {
-      d.advance(1).raise('push', again);
-      const ep = await d.run();
-      expect(ep.scheduled).toEqual([]);
-    }
-    d.advance(25).fireTimer(settle.id);
-    const planned = await d.run();
-    expect((only(planned.scheduled, 'buildPlan').input as BuildPlanInput).image?.digest).toBe(digest('a'));
   });
 
   it('plans at once (no timer) for an HTTP rebuild of given tasks', async () => {
-    const d = driver(
-      cascadeInput({ trigger: 'http', settleSeconds: 0, tasks: [taskId('app1')], seenEventIds: [], image: undefined }),
-    );
+    const d = driver(cascadeInput({ trigger: 'http', settleSeconds: 0, tasks: [taskId('app1')], image: undefined }));
     const ep = await d.run();
     expect(ep.scheduled.map((s) => s.name)).toEqual(['buildPlan']);
     expect(ep.scheduled[0]?.input).toEqual({ preflight: false, tasks: [taskId('app1')] });
@@ -248,25 +228,29 @@ describe('rebuildCascade waves', () => {
     expect(d.all.filter((s) => s.name === 'preflightTasks')).toHaveLength(1);
   });
 
-  it('keeps at most maxParallelRuns runs in flight and fills the window as runs finish', async () => {
+  it('keeps at most maxParallelRuns runs in flight, window after window, each child scheduled once', async () => {
     const names = ['t1', 't2', 't3', 't4', 't5'];
     const d = driver(cascadeInput({ maxParallelRuns: 2 }));
     let ep = await toFirstWindow(d, planOf([names]), ready(...names));
-    expect(ep.scheduled.map((s) => (s.input as RebuildTaskInput).planned.taskName)).toEqual(['t1', 't2']);
-    const order: string[] = [];
-    for (let i = 0; i < names.length; i++) {
-      const inflight = d.pending('rebuildTask');
-      expect(inflight.length).toBeLessThanOrEqual(2);
-      // Finish the newest one first: the window must not wait for the oldest.
-      const done = inflight[inflight.length - 1] as Scheduled;
-      const name = (done.input as RebuildTaskInput).planned.taskName;
-      order.push(name);
-      d.advance(10).complete(done.id, succeeded(name, 1, `r${i}`));
-      ep = await d.run();
+    const windows: string[][] = [];
+    for (let i = 0; ep.scheduled.some((s) => s.name === 'rebuildTask'); i++) {
+      const window = ep.scheduled.filter((s) => s.name === 'rebuildTask');
+      windows.push(window.map((s) => (s.input as RebuildTaskInput).planned.taskName));
+      expect(d.pending('rebuildTask')).toHaveLength(window.length);
+      // Finish the newest first: nothing new starts until the whole window has finished.
+      const [first, ...rest] = window.reverse() as [Scheduled, ...Scheduled[]];
+      d.advance(10).complete(first.id, succeeded((first.input as RebuildTaskInput).planned.taskName, 1, `r${i}a`));
+      const between = await d.run();
+      expect(rest.length === 0 || between.scheduled.length === 0).toBe(true);
+      ep = between;
+      for (const c of rest) {
+        d.advance(10).complete(c.id, succeeded((c.input as RebuildTaskInput).planned.taskName, 1, `r${i}b`));
+        ep = await d.run();
+      }
     }
+    expect(windows).toEqual([['t1', 't2'], ['t3', 't4'], ['t5']]);
     expect(children(d)).toHaveLength(5);
-    expect(new Set(children(d).map((c) => c.id)).size).toBe(5);
-    expect(order).toEqual(['t2', 't3', 't4', 't5', 't1']);
+    expect(new Set(children(d).map((c) => c.instanceId)).size).toBe(5);
     expect(ep.scheduled.map((s) => s.name)).toEqual(['recordCascade']);
     expect((ep.scheduled[0]?.input as CascadeResult).totals).toMatchObject({ succeeded: 5, scheduled: 5 });
   });
@@ -327,160 +311,10 @@ describe('rebuildCascade cancel', () => {
   });
 });
 
-describe('rebuildCascade follow-up pushes', () => {
-  it('queues a newer push during the run and continues as new with it after reporting', async () => {
-    const d = driver(cascadeInput());
-    const ep = await toFirstWindow(d);
-    const child = only(ep.scheduled, 'rebuildTask');
-    d.advance(5).raise('push', push(digest('b'), 'e2', '2024-01-01T00:01:00Z'));
-    const during = await d.run();
-    expect(during.scheduled).toEqual([]); // the running cascade is not disturbed
-    expect((d.customStatus as CascadeProgress).followUp?.digest).toBe(digest('b'));
-    // The trigger confirms its hand-over by the event ids the cascade shows it has read.
-    expect((d.customStatus as CascadeProgress).eventIds).toEqual(['e1', 'e2']);
-    d.complete(child.id, succeeded('app1', 1, 'ca1'));
-    const done = await finish(d);
-    expect(done.continuedAsNew?.input).toMatchObject({
-      trigger: 'event',
-      generation: 1,
-      image: { digest: digest('b'), eventId: 'e2' },
-      seenEventIds: ['e1', 'e2'],
-    });
-    expect((d.all.find((s) => s.name === 'recordCascade')?.input as CascadeResult).followUp?.digest).toBe(digest('b'));
-  });
-
-  it('does not follow up on a redelivery or a push of the same digest', async () => {
-    const d = driver(cascadeInput());
-    const ep = await toFirstWindow(d);
-    d.raise('push', push(digest('a'), 'e1', '2024-01-01T00:00:00Z'));
-    await d.run();
-    d.raise('push', push(digest('a'), 'e9', '2024-01-01T00:02:00Z'));
-    await d.run();
-    // Read, though ignored: a redelivery and a same-digest push are confirmed, so the trigger does not hand them over again.
-    expect((d.customStatus as CascadeProgress).eventIds).toEqual(['e1', 'e9']);
-    d.complete(only(ep.scheduled, 'rebuildTask').id, succeeded('app1', 1, 'ca1'));
-    const done = await finish(d);
-    expect(done.state.isDone).toBe(true);
-    expect(done.continuedAsNew).toBeUndefined();
-    expect((done.state.output as CascadeResult).status).toBe('Completed');
-  });
-
-  it('picks up a push that arrived while reporting (buffered event) in the final drain', async () => {
-    const d = driver(cascadeInput());
-    const ep = await toFirstWindow(d);
-    d.complete(only(ep.scheduled, 'rebuildTask').id, succeeded('app1', 1, 'ca1'));
-    const rec = await d.run();
-    d.complete(only(rec.scheduled, 'recordCascade').id, {});
-    d.raise('push', push(digest('c'), 'e5', '2024-01-01T00:05:00Z'));
-    const pub = await d.run();
-    d.complete(only(pub.scheduled, 'publishNotifications').id, { published: 0 });
-    const done = await finish(d);
-    expect(done.continuedAsNew?.input).toMatchObject({ image: { digest: digest('c') }, generation: 1 });
-  });
-});
-
-describe('rebuildCascade failure paths: the queued newer push still gets its cascade', () => {
-  const newer = () => push(digest('b'), 'e2', '2024-01-01T00:01:00Z');
-  const expectHandOver = (done: Awaited<ReturnType<ReplayDriver['run']>>) =>
-    expect(done.continuedAsNew?.input).toMatchObject({
-      trigger: 'event',
-      generation: 1,
-      image: { digest: digest('b'), eventId: 'e2' },
-      seenEventIds: ['e1', 'e2'],
-    });
-
-  it('recording fails past its retries after reading a newer push: reports on, continues as new with it', async () => {
-    const d = driver(cascadeInput());
-    const ep = await toFirstWindow(d);
-    d.advance(5).raise('push', newer());
-    await d.run();
-    const rec = await d.complete(only(ep.scheduled, 'rebuildTask').id, succeeded('app1', 1, 'ca1')).run();
-    expect(rec.scheduled.map((s) => s.name)).toEqual(['recordCascade']);
-    const last = await failPastRetries(d, 'recordCascade');
-    expect(last.scheduled.map((s) => s.name)).toEqual(['publishNotifications']);
-    const done = await finish(d);
-    expectHandOver(done);
-    expect(d.all.filter((s) => s.name === 'recordCascade')).toHaveLength(TRANSIENT_RETRY.attempts);
-  });
-
-  it('notifications fail past their retries: the cascade still hands the newer push over', async () => {
-    const d = driver(cascadeInput());
-    const ep = await toFirstWindow(d);
-    d.advance(5).raise('push', newer());
-    await d.run();
-    d.complete(only(ep.scheduled, 'rebuildTask').id, succeeded('app1', 1, 'ca1'));
-    const rec = await d.run();
-    d.complete(only(rec.scheduled, 'recordCascade').id, { table: 'CascadeHistory' });
-    await d.run();
-    await failPastRetries(d, 'publishNotifications');
-    const done = await finish(d);
-    expectHandOver(done);
-  });
-
-  it('preflight fails past its retries: the wave is reported failed (not run) and the newer push follows', async () => {
-    const d = driver(cascadeInput());
-    const first = await d.run();
-    d.advance(30).fireTimer((first.scheduled[0] as Scheduled).id);
-    const planned = await d.run();
-    d.complete(only(planned.scheduled, 'buildPlan').id, planOf([['app1']]));
-    await d.run();
-    d.advance(1).raise('push', newer());
-    await d.run();
-    const last = await failPastRetries(d, 'preflightTasks');
-    expect(last.scheduled.map((s) => s.name)).toEqual(['recordCascade']);
-    const result = only(last.scheduled, 'recordCascade').input as CascadeResult;
-    expect(result.tasks.map((t) => [t.taskName, t.outcome, t.reasons.map((r) => r.code)])).toEqual([
-      ['app1', 'failed', ['PreflightFailed']],
-    ]);
-    expect(children(d)).toEqual([]);
-    const done = await finish(d);
-    expectHandOver(done);
-  });
-
-  it('a child orchestration fails: reported TaskOrchestrationFailed, and the newer push follows', async () => {
-    const d = driver(cascadeInput());
-    const ep = await toFirstWindow(d);
-    d.advance(5).raise('push', newer());
-    await d.run();
-    const rec = await d.fail(only(ep.scheduled, 'rebuildTask').id, 'Error: boom').run();
-    const result = only(rec.scheduled, 'recordCascade').input as CascadeResult;
-    expect(result.tasks[0]).toMatchObject({ outcome: 'failed', reasons: [{ code: 'TaskOrchestrationFailed' }] });
-    const done = await finish(d);
-    expectHandOver(done);
-  });
-
-  it('a deterministic preflight failure (TypeError) is not retried', async () => {
-    const d = driver(cascadeInput({ settleSeconds: 0 }));
-    const planned = await d.run();
-    d.complete(only(planned.scheduled, 'buildPlan').id, planOf([['app1']]));
-    const pre = await d.run();
-    const rec = await d.fail(only(pre.scheduled, 'preflightTasks').id, 'TypeError: taskIds must be an array').run();
-    expect(d.all.filter((s) => s.name === 'preflightTasks')).toHaveLength(1);
-    expect(rec.scheduled.map((s) => s.name)).toEqual(['recordCascade']);
-  });
-});
-
 describe('rebuildCascade events while busy', () => {
-  it('keeps a push that arrives while the plan is computed and follows up on it', async () => {
-    const d = driver(cascadeInput());
-    const first = await d.run();
-    d.advance(30).fireTimer((first.scheduled[0] as Scheduled).id);
-    const planned = await d.run();
-    // No waiter is open while buildPlan runs: the event lands on the settle window's leftover waiter.
-    d.advance(1).raise('push', push(digest('b'), 'e2', '2024-01-01T00:00:31Z'));
-    await d.run();
-    d.complete(only(planned.scheduled, 'buildPlan').id, planOf([['app1']]));
-    const pre = await d.run();
-    d.complete(only(pre.scheduled, 'preflightTasks').id, ready('app1'));
-    const ep = await d.run();
-    expect((d.customStatus as CascadeProgress).followUp?.digest).toBe(digest('b'));
-    d.complete(only(ep.scheduled, 'rebuildTask').id, succeeded('app1', 1, 'ca1'));
-    const done = await finish(d);
-    expect(done.continuedAsNew?.input).toMatchObject({ image: { digest: digest('b') } });
-  });
-
   it('honours a cancel that arrives during preflight: the wave is reported canceled, nothing runs', async () => {
     const d = driver(cascadeInput({ settleSeconds: 0 }));
+    d.complete(only((await d.run()).scheduled, 'take').id, null);
     const planned = await d.run();
     d.complete(only(planned.scheduled, 'buildPlan').id, planOf([['app1', 'app2']]));
     const pre = await d.run();
@@ -525,11 +359,84 @@ describe('rebuildCascade report', () => {
 
   it('ends Failed with a PlanFailed note when the plan activity keeps failing', async () => {
     const d = driver(cascadeInput({ settleSeconds: 0 }));
+    d.complete(only((await d.run()).scheduled, 'take').id, null);
     await d.run();
     const ep = await failPastRetries(d, 'buildPlan');
     expect(d.all.filter((s) => s.name === 'buildPlan')).toHaveLength(TRANSIENT_RETRY.attempts);
     const result = only(ep.scheduled, 'recordCascade').input as CascadeResult;
     expect(result.status).toBe('Failed');
     expect(result.notes?.map((n) => n.code)).toEqual(['PlanFailed']);
+    const done = await finish(d);
+    expect(done.state.isDone).toBe(true);
+  });
+});
+
+// Every failure path ends the cascade with a result (never a thrown orchestration), so its intake reports the end to
+// the tag's entity, which runs the queued newer push next (test/replay/cascadeIntake.test.ts shows that part).
+describe('rebuildCascade failure paths: the cascade still ends, so the queued push gets its cascade', () => {
+  const ends = (done: Awaited<ReturnType<ReplayDriver['run']>>) => {
+    expect(done.state.isDone).toBe(true);
+    expect(done.continuedAsNew).toBeUndefined();
+    return done.state.output as CascadeResult;
+  };
+
+  it('recording fails past its retries: notifications still go out and the cascade ends Completed', async () => {
+    const d = driver(cascadeInput());
+    const ep = await toFirstWindow(d);
+    const rec = await d.complete(only(ep.scheduled, 'rebuildTask').id, succeeded('app1', 1, 'ca1')).run();
+    expect(rec.scheduled.map((s) => s.name)).toEqual(['recordCascade']);
+    const last = await failPastRetries(d, 'recordCascade');
+    expect(last.scheduled.map((s) => s.name)).toEqual(['publishNotifications']);
+    expect(ends(await finish(d)).status).toBe('Completed');
+    expect(d.all.filter((s) => s.name === 'recordCascade')).toHaveLength(TRANSIENT_RETRY.attempts);
+  });
+
+  it('notifications fail past their retries: the cascade still ends Completed', async () => {
+    const d = driver(cascadeInput());
+    const ep = await toFirstWindow(d);
+    d.complete(only(ep.scheduled, 'rebuildTask').id, succeeded('app1', 1, 'ca1'));
+    const rec = await d.run();
+    d.complete(only(rec.scheduled, 'recordCascade').id, { table: 'CascadeHistory' });
+    await d.run();
+    const last = await failPastRetries(d, 'publishNotifications');
+    expect(ends(last).status).toBe('Completed');
+    expect(d.all.filter((s) => s.name === 'publishNotifications')).toHaveLength(TRANSIENT_RETRY.attempts);
+  });
+
+  it('preflight fails past its retries: the wave is reported failed (not run) and the cascade ends', async () => {
+    const d = driver(cascadeInput({ settleSeconds: 0 }));
+    d.complete(only((await d.run()).scheduled, 'take').id, null);
+    const planned = await d.run();
+    d.complete(only(planned.scheduled, 'buildPlan').id, planOf([['app1'], ['app2']]));
+    await d.run();
+    const last = await failPastRetries(d, 'preflightTasks');
+    expect(last.scheduled.map((s) => s.name)).toEqual(['recordCascade']);
+    const result = only(last.scheduled, 'recordCascade').input as CascadeResult;
+    expect(result.tasks.map((t) => [t.taskName, t.outcome, t.reasons.map((r) => r.code)])).toEqual([
+      ['app1', 'failed', ['PreflightFailed']],
+      ['app2', 'blocked', ['UpstreamFailed']],
+    ]);
+    expect(children(d)).toEqual([]);
+    expect(ends(await finish(d)).tasks).toHaveLength(2);
+  });
+
+  it('a child orchestration fails: reported TaskOrchestrationFailed, and the cascade ends', async () => {
+    const d = driver(cascadeInput());
+    const ep = await toFirstWindow(d);
+    const rec = await d.fail(only(ep.scheduled, 'rebuildTask').id, 'Error: boom').run();
+    const result = only(rec.scheduled, 'recordCascade').input as CascadeResult;
+    expect(result.tasks[0]).toMatchObject({ outcome: 'failed', reasons: [{ code: 'TaskOrchestrationFailed' }] });
+    expect(ends(await finish(d)).status).toBe('Completed');
+  });
+
+  it('a deterministic preflight failure (TypeError) is not retried', async () => {
+    const d = driver(cascadeInput({ settleSeconds: 0 }));
+    d.complete(only((await d.run()).scheduled, 'take').id, null);
+    const planned = await d.run();
+    d.complete(only(planned.scheduled, 'buildPlan').id, planOf([['app1']]));
+    const pre = await d.run();
+    const rec = await d.fail(only(pre.scheduled, 'preflightTasks').id, 'TypeError: taskIds must be an array').run();
+    expect(d.all.filter((s) => s.name === 'preflightTasks')).toHaveLength(1);
+    expect(rec.scheduled.map((s) => s.name)).toEqual(['recordCascade']);
   });
 });

@@ -17,7 +17,7 @@ import type {
   RefreshCredentialOutput,
   RotateCredentialInput,
   RotateCredentialOutput,
-} from '../../src/activities/contracts.js';
+} from '../../src/contracts/index.js';
 
 const SUB = '00000000-0000-0000-0000-000000000001';
 const REG = `/subscriptions/${SUB}/resourceGroups/rg/providers/Microsoft.ContainerRegistry/registries/myregistry`;

@@ -14,7 +14,7 @@ import type {
   ScheduleRunInput,
   ScheduleRunOutput,
   TaskResult,
-} from '../../src/activities/contracts.js';
+} from '../../src/contracts/index.js';
 import {
   APP_REGISTRY,
   BASE_REF,
@@ -148,19 +148,22 @@ describe('rebuildTask scheduling', () => {
 });
 
 describe('rebuildTask watching', () => {
-  it('polls with durable timers from pollInitialSeconds doubling up to pollMaxSeconds', async () => {
+  it('polls with durable timers from pollInitialSeconds doubling up to pollMaxSeconds, on the shared 30 s grid', async () => {
     const d = driver(taskInput());
     const s = one((await d.run()).scheduled, 'scheduleRun');
     d.complete(s.id, scheduled('ca1'));
     await d.run();
     const delays = await poll(d, ['Queued', 'Running', 'Running', 'Running', 'Running', 'Succeeded']);
-    expect(delays).toEqual([10, 20, 40, 60, 60, 60]);
+    // Backoff 10, 20, 40, 60…, each wait rounded up to the grid (pollMaxSeconds / 2 = 30 s since the epoch).
+    expect(delays).toEqual([30, 30, 60, 60, 60, 60]);
     const get = d.all.find((x) => x.name === 'getRun')?.input as GetRunInput;
     expect(get).toEqual({
       registryId: APP_REGISTRY,
       runId: 'ca1',
       cascadeId: 'cascade-x',
       cascadeStartedAt: '2024-01-01T00:00:00.000Z',
+      // The slot every task polling at 00:00:30 shares: one runs.list of runs in flight or finished in the last 3 min.
+      watch: { at: '2024-01-01T00:00:30.000Z', finishedSince: '2023-12-31T23:57:30.000Z' },
     });
     expect(d.last?.state.output).toMatchObject({
       outcome: 'succeeded',
@@ -358,10 +361,75 @@ describe('rebuildTask and ACR native base-image triggers', () => {
     expect(fires).toEqual(['2024-01-01T00:00:05.000Z', '2024-01-01T00:00:10.000Z', '2024-01-01T00:00:12.000Z']);
     await d.run();
     await poll(d, ['Succeeded'], 'ca9');
+    // Once its run ended, one more look for a native run ACR started late: none.
+    d.complete(one(d.pending(), 'findNativeRun').id, native({}));
+    await d.run();
     const out = d.last?.state.output as TaskResult;
     expect(out).toMatchObject({ outcome: 'succeeded', reasons: [{ code: 'NativeRunNotFound' }] });
     expect(out.run?.adopted).toBeUndefined();
     expect(d.all.filter((s) => s.name === 'scheduleRun')).toHaveLength(1);
+  });
+
+  /** Drives the adopt window to its end (no native run), schedules `runId` and watches it to Succeeded. */
+  async function outwaitWindow(d: ReplayDriver, runId: string): Promise<void> {
+    d.complete(one((await d.run()).scheduled, 'findNativeRun').id, native({ adoptWindowSeconds: 5 }));
+    const timer = one((await d.run()).scheduled, 'timer');
+    d.advance(5).fireTimer(timer.id);
+    d.complete(one((await d.run()).scheduled, 'findNativeRun').id, native({ adoptWindowSeconds: 5 }));
+    d.complete(one((await d.run()).scheduled, 'scheduleRun').id, scheduled(runId));
+    await d.run();
+    await poll(d, ['Succeeded'], runId);
+  }
+
+  it('cancels a run ACR started after the adopt window, once its own run has ended, and reports it', async () => {
+    const d = driver(nativeInput());
+    await outwaitWindow(d, 'cb1');
+    const late = one(d.pending(), 'findNativeRun');
+    expect(late.input).toMatchObject({ task: taskId('app1'), digest: digest('a') });
+    d.complete(late.id, native({ run: { runId: 'cb2', registryId: APP_REGISTRY, status: 'Running' } }));
+    const cancel = one((await d.run()).scheduled, 'cancelRun');
+    // One run canceled; no cascadeStartedAt, so the cascade is not marked canceled.
+    expect(cancel.input as CancelRunInput).toEqual({
+      cascadeId: 'cascade-x',
+      cascadeStartedAt: '',
+      runs: [{ registryId: APP_REGISTRY, runId: 'cb2' }],
+    });
+    d.complete(cancel.id, { canceled: ['cb2'], finished: [] });
+    await d.run();
+    const out = d.last?.state.output as TaskResult;
+    expect(out).toMatchObject({
+      outcome: 'succeeded',
+      run: { runId: 'cb1' },
+      reasons: [{ code: 'NativeRunNotFound' }, { code: 'NativeRunCanceled', severity: 'warning' }],
+    });
+    expect(out.reasons[1]!.message).toContain('cb2');
+    expect(d.all.filter((s) => s.name === 'scheduleRun')).toHaveLength(1);
+  });
+
+  it('reports a second build when the run ACR started after the window had already finished', async () => {
+    const d = driver(nativeInput());
+    await outwaitWindow(d, 'cb3');
+    d.complete(
+      one(d.pending(), 'findNativeRun').id,
+      native({ run: { runId: 'cb4', registryId: APP_REGISTRY, status: 'Succeeded' } }),
+    );
+    await d.run();
+    expect(d.all.filter((s) => s.name === 'cancelRun')).toEqual([]);
+    expect(d.last?.state.output).toMatchObject({
+      outcome: 'succeeded',
+      run: { runId: 'cb3' },
+      reasons: [{ code: 'NativeRunNotFound' }, { code: 'NativeRunLate' }],
+    });
+  });
+
+  it('looks for no late native run when it adopted one or scheduled without waiting', async () => {
+    const d = driver(nativeInput());
+    d.complete(one((await d.run()).scheduled, 'findNativeRun').id, native({ willFire: false }));
+    d.complete(one((await d.run()).scheduled, 'scheduleRun').id, scheduled('cb5'));
+    await d.run();
+    await poll(d, ['Succeeded'], 'cb5');
+    expect(d.last?.state.output).toMatchObject({ outcome: 'succeeded', run: { runId: 'cb5' } });
+    expect(d.all.filter((s) => s.name === 'findNativeRun')).toHaveLength(1);
   });
 
   it('schedules at once when the trigger will not fire for this base (e.g. a build-stage base under Runtime)', async () => {

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { ReplayDriver } from '../support/histories.js';
 import { refreshIndexOrchestration, ROUND_PAUSE_SECONDS } from '../../src/orchestrations/refreshIndex.js';
-import type { RefreshIndexInput, RefreshIndexOutput } from '../../src/activities/contracts.js';
+import type { RefreshIndexInput, RefreshIndexOutput } from '../../src/contracts/index.js';
 
 function round(overrides: Partial<RefreshIndexOutput>): RefreshIndexOutput {
   return {

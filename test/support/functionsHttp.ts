@@ -12,6 +12,8 @@ export interface CallOptions {
   /** Key to send as `code=`; null sends none; default the function key. */
   key?: string | null;
   query?: Record<string, string>;
+  /** An Entra access token, sent as `Authorization: Bearer …` (use with `key: null` to test sign-in alone). */
+  bearer?: string;
 }
 
 export interface CallResult {
@@ -32,7 +34,10 @@ export function functionsCaller(endpoint: () => FunctionsEndpoint, bodies: strin
     if (options.key !== null) url.searchParams.set('code', options.key ?? f.functionKey);
     const res = await fetch(url, {
       method,
-      headers: options.body !== undefined ? { 'content-type': 'application/json' } : {},
+      headers: {
+        ...(options.bearer !== undefined ? { authorization: `Bearer ${options.bearer}` } : {}),
+        ...(options.body !== undefined ? { 'content-type': 'application/json' } : {}),
+      },
       ...(options.body !== undefined
         ? { body: typeof options.body === 'string' ? options.body : JSON.stringify(options.body) }
         : {}),

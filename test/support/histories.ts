@@ -22,14 +22,15 @@ import type {
   PreflightOutput,
   PushedImage,
   TaskResult,
-} from '../../src/activities/contracts.js';
+} from '../../src/contracts/index.js';
 
 export { ActionType, EventType, type HistoryEvent, type OrchestratorState, type WireAction };
 
 /** A scheduled unit the orchestrator asked for, with the task id the driver gave it. */
 export interface Scheduled {
   id: number;
-  kind: 'activity' | 'subOrchestration' | 'timer';
+  kind: 'activity' | 'subOrchestration' | 'timer' | 'entityCall' | 'entitySignal';
+  /** Entity calls and signals: the operation name (`instanceId` holds the entity's `@name@key`). */
   name: string;
   input: unknown;
   /** Sub-orchestrations: the instance id asked for. */
@@ -248,6 +249,29 @@ export class ReplayDriver {
         this.add(s, out);
         return;
       }
+      case ActionType.CallEntity:
+      case ActionType.SignalEntity: {
+        // Like the host: EventSent records the request; a call's answer is an EventRaised named after its request id.
+        const signal = a.actionType === ActionType.SignalEntity;
+        const s: Scheduled = {
+          id: this.nextSeq++,
+          kind: signal ? 'entitySignal' : 'entityCall',
+          name: a.operation ?? '',
+          input: decodeInput(a.input),
+          instanceId: a.instanceId ?? '',
+        };
+        this.history.push({
+          EventType: EventType.EventSent,
+          EventId: s.id,
+          InstanceId: s.instanceId,
+          Name: 'op',
+          Input: JSON.stringify({ op: s.name, signal, id: `request-${s.id}`, parent: this.instanceId }),
+          Timestamp: ts,
+        });
+        this.add(s, out);
+        if (signal) this.answered.add(s.id);
+        return;
+      }
       case ActionType.WaitForExternalEvent:
         waits.push(a.externalEventName ?? '');
         return;
@@ -278,11 +302,21 @@ export class ReplayDriver {
 
   private readonly answered = new Set<number>();
 
-  /** Completes an activity or sub-orchestration in a new episode. */
+  /** Completes an activity, sub-orchestration or entity call in a new episode. */
   complete(id: number, result: unknown): this {
     const s = this.get(id);
     this.answered.add(id);
     this.newEpisode();
+    if (s.kind === 'entityCall') {
+      this.history.push({
+        EventType: EventType.EventRaised,
+        EventId: -1,
+        Name: `request-${id}`,
+        Input: JSON.stringify({ result: JSON.stringify(result ?? null) }),
+        Timestamp: this.now.toISOString(),
+      });
+      return this;
+    }
     this.history.push({
       EventType: s.kind === 'subOrchestration' ? EventType.SubOrchestrationInstanceCompleted : EventType.TaskCompleted,
       EventId: -1,
@@ -411,7 +445,7 @@ export function cascadeInput(overrides: Partial<CascadeInput> = {}): CascadeInpu
   return {
     trigger: 'event',
     image: push(digest('a'), 'e1', '2024-01-01T00:00:00Z'),
-    seenEventIds: ['e1'],
+    tagKey: 'cascade-mybaseregistry-0123456789abcdef',
     settleSeconds: 30,
     maxParallelRuns: 20,
     transientRetries: 1,

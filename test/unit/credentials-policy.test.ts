@@ -11,11 +11,7 @@ import {
 import { eventInstanceId, parseCheckRequest, vaultEventCheckInput } from '../../src/functions/credentials.js';
 import { ApiError } from '../../src/http/errors.js';
 import { classifyVaultEvent } from '../../src/domain/index.js';
-import type {
-  SecretCredentialHealth,
-  SecretCredentialRef,
-  RotateCredentialOutput,
-} from '../../src/activities/contracts.js';
+import type { SecretCredentialHealth, SecretCredentialRef, RotateCredentialOutput } from '../../src/contracts/index.js';
 
 const SUB = '00000000-0000-0000-0000-000000000001';
 const RG = `/subscriptions/${SUB}/resourceGroups/rg`;

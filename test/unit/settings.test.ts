@@ -26,5 +26,14 @@ describe('settings', () => {
     );
     expect(() => loadSettings({ CASCADE_CREDENTIAL_CHECK_SCHEDULE: '0 3 * * *' })).toThrow(/6-field NCRONTAB/);
     expect(() => loadSettings({ CASCADE_ARM_ENDPOINT: 'http://x' })).toThrow(/CASCADE_ARM_ENDPOINT/);
+    for (const bad of ['ab', '1Hub', 'acr-cascade', 'a'.repeat(46)]) {
+      expect(() => loadSettings({ CASCADE_TASK_HUB: bad })).toThrow(
+        `CASCADE_TASK_HUB: '${bad}' is not a task hub name: 3-45 letters and digits, starting with a letter`,
+      );
+    }
+    expect(() => loadSettings({ CASCADE_TASK_HUB: 'Cascade' })).toThrow(
+      "CASCADE_TASK_HUB: 'Cascade' would make the durable backend use the app's own table CascadeHistory",
+    );
+    expect(loadSettings({ CASCADE_TASK_HUB: 'Acr2Cascade' }).taskHub).toBe('Acr2Cascade');
   });
 });

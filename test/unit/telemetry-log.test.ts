@@ -3,6 +3,7 @@ import { formatLine, logger, parseLine, recordOf, replaySafeLogger, type LogTarg
 import { dimensionsOfInput } from '../../src/telemetry/dimensions.js';
 import { invocationDimensions, invocationLog, runInInvocation } from '../../src/telemetry/invocation.js';
 import { withLogDimensions } from '../../src/orchestrations/calls.js';
+import { observeArmResponse, WritePacer } from '../../src/azure/writePacer.js';
 
 function sink(): LogTarget & { lines: [string, string][] } {
   const lines: [string, string][] = [];
@@ -101,5 +102,32 @@ describe('invocation dimensions', () => {
     expect(withLogDimensions(input, {})).toBe(input);
     expect(withLogDimensions(input, { cascadeId: 'c' })).toEqual({ task: 't', log: { cascadeId: 'c' } });
     expect(withLogDimensions(['a'], { cascadeId: 'c' })).toEqual(['a']);
+  });
+});
+
+describe('throttling records', () => {
+  it('logs every 429 ARM answers as arm.throttled with the wait and the invocation ids, and nothing for a 200', () => {
+    const s = sink();
+    const pacer = new WritePacer();
+    const url = 'https://management.azure.com/subscriptions/sub-1/resourceGroups/rg/providers/x?api-version=1';
+    const headers = (h: Record<string, string>) => ({ get: (n: string) => h[n.toLowerCase()] });
+    runInInvocation(
+      { ...s, functionName: 'scheduleRun' },
+      () => {
+        observeArmResponse(pacer, { method: 'post', url }, { status: 200, headers: headers({}) });
+        observeArmResponse(pacer, { method: 'post', url }, { status: 429, headers: headers({ 'retry-after': '7' }) });
+      },
+      { cascadeId: 'c1', taskId: 't1' },
+    );
+    expect(s.lines.map(([, l]) => parseLine(l))).toEqual([
+      {
+        event: 'arm.throttled',
+        cascadeId: 'c1',
+        taskId: 't1',
+        source: 'arm',
+        method: 'POST',
+        retryAfterSeconds: 7,
+      },
+    ]);
   });
 });

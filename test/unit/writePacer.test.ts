@@ -9,6 +9,7 @@ import {
   retryAfterSecondsOf,
   subscriptionOfUrl,
 } from '../../src/azure/writePacer.js';
+import type { BudgetTake, SharedWriteBudget } from '../../src/azure/writeBudget.js';
 
 const SUB = '00000000-0000-0000-0000-000000000001';
 const URL = `https://management.azure.com/subscriptions/${SUB}/resourceGroups/rg/providers/Microsoft.ContainerRegistry/registries/r/scheduleRun?api-version=2019-06-01-preview`;
@@ -162,5 +163,75 @@ describe('WritePacer learning from ARM', () => {
     expect(subscriptionOfUrl('https://management.azure.com/providers/Microsoft.ContainerRegistry/operations')).toBe(
       undefined,
     );
+  });
+});
+
+describe('WritePacer with the app-wide shared budget', () => {
+  /** The shared bucket of every instance, in memory: `tokens` left, each take recorded. */
+  class MemoryBudget implements SharedWriteBudget {
+    readonly takes: number[] = [];
+    blockedUntil = 0;
+    constructor(
+      public tokens: number,
+      private readonly clock: { ms: number },
+      private readonly fail = false,
+    ) {}
+    async take(_sub: string, want: number): Promise<BudgetTake> {
+      await Promise.resolve();
+      if (this.fail) throw new Error('table unavailable');
+      this.takes.push(want);
+      if (this.clock.ms < this.blockedUntil) return { granted: 0, waitMs: this.blockedUntil - this.clock.ms };
+      const granted = Math.min(want, this.tokens);
+      this.tokens -= granted;
+      return granted > 0 ? { granted, waitMs: 0 } : { granted: 0, waitMs: 100 };
+    }
+    async block(_sub: string, untilMs: number): Promise<void> {
+      this.blockedUntil = untilMs;
+      await Promise.resolve();
+    }
+  }
+
+  function shared(tokens: number, fail = false) {
+    const clock = { ms: 1_000_000, slept: [] as number[] };
+    const budget = new MemoryBudget(tokens, clock, fail);
+    const errors: unknown[] = [];
+    const pacer = new WritePacer({
+      shared: budget,
+      onSharedError: (e) => errors.push(e),
+      now: () => clock.ms,
+      sleep: async (ms) => {
+        clock.slept.push(ms);
+        clock.ms += ms;
+        // Another instance's writes do not refill the bucket; time does (1 token per 100 ms here).
+        budget.tokens += Math.floor(ms / 100);
+      },
+    });
+    return { pacer, budget, clock, errors };
+  }
+
+  it('takes the tokens of writers waiting together in one take from the shared bucket', async () => {
+    const { pacer, budget } = shared(50);
+    const permits = await Promise.all(Array.from({ length: 12 }, () => pacer.acquire(SUB)));
+    expect(permits.every((p) => p.kind === 'granted')).toBe(true);
+    expect(budget.tokens).toBe(38);
+    // The first writer's take asked for 1; the 11 that queued behind it were served by one more take.
+    expect(budget.takes).toEqual([1, 11]);
+  });
+
+  it('waits while the shared bucket is empty and tells the caller to come back when that is too long', async () => {
+    const { pacer, budget, clock } = shared(0);
+    expect(await pacer.acquire(SUB)).toEqual({ kind: 'granted', waitedMs: 100 });
+    expect(clock.slept).toEqual([100]);
+    pacer.observeThrottled(SUB, 30);
+    await Promise.resolve();
+    expect(budget.blockedUntil).toBe(clock.ms + 30_000);
+    expect(await pacer.acquire(SUB)).toEqual({ kind: 'throttled', retryAfterSeconds: 30 });
+  });
+
+  it('paces the instance alone when the shared table fails, and says so', async () => {
+    const { pacer, errors } = shared(0, true);
+    expect(await pacer.acquire(SUB)).toEqual({ kind: 'granted', waitedMs: 0 });
+    expect(errors).toHaveLength(1);
+    expect(String(errors[0])).toContain('table unavailable');
   });
 });

@@ -206,6 +206,7 @@ export interface CascadeTasks {
   status: string;
   waves: string[][];
   tasks: TaskView[];
+  request?: { image?: { ref: string; digest?: string }; tasks?: string[] };
 }
 
 export interface CredentialHealth {

@@ -143,17 +143,23 @@ export function shortName(id: string): string {
 
 export function Section({
   title,
+  subtitle,
   children,
   actions,
 }: {
   title: string;
+  /** A second, smaller line (e.g. the image reference the panel is about). */
+  subtitle?: string;
   children: ComponentChildren;
   actions?: ComponentChildren;
 }) {
   return (
     <section class="panel" aria-label={title}>
       <header class="panel-head">
-        <h2>{title}</h2>
+        <h2>
+          {title}
+          {subtitle ? <span class="subject-ref">{subtitle}</span> : null}
+        </h2>
         {actions ? <div class="actions">{actions}</div> : null}
       </header>
       {children}

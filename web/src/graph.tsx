@@ -2,7 +2,7 @@
 // wave 2, …), each edge labelled with why it exists (recorded / declared base, output image), blocked tasks marked
 // with their reason. Layout by ELK's layered algorithm (elkjs); the wave of each node is pinned with ELK's
 // partitioning so a column is exactly a wave of the plan.
-import { useEffect, useMemo, useState } from 'preact/hooks';
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import type { ElkExtendedEdge, ElkNode } from 'elkjs/lib/elk-api';
 import type { EdgeWhy, Graph, Plan, PlannedTask } from './api';
 
@@ -16,6 +16,8 @@ export interface GNode {
   state?: string;
   /** Second line of a task box (wave and decision, or the blocking reason). */
   note?: string;
+  /** Task: images it pushes that nothing in the picture builds from (drawn inside the box, not as nodes). */
+  pushes?: string[];
   /** Full explanation for the tooltip / screen readers. */
   detail?: string;
 }
@@ -94,7 +96,7 @@ export function fromGraph(g: Graph, plan: Plan | undefined): LayeredGraph {
     column: cols.get(n.id) ?? 0,
     ...(n.kind === 'task' ? taskNote(byTask.get(n.id.toLowerCase())) : {}),
   }));
-  return { nodes, edges };
+  return foldLeafOutputs({ nodes, edges }, g.root);
 }
 
 /** The picture of a plan alone (a rebuild of given tasks): tasks, the bases they build from and what they push. */
@@ -118,21 +120,68 @@ export function fromPlan(plan: Plan): LayeredGraph {
   }
   const cols = assignColumns([...nodes.keys()], edges, pinned, undefined);
   for (const n of nodes.values()) n.column = cols.get(n.id) ?? 0;
-  return { nodes: [...nodes.values()], edges };
+  return foldLeafOutputs({ nodes: [...nodes.values()], edges }, undefined);
+}
+
+/**
+ * An image a task pushes that nothing here builds from is written inside the task's box instead of being a node:
+ * the picture keeps every edge that links two tasks and is a column narrower per wave.
+ */
+export function foldLeafOutputs(g: LayeredGraph, root: string | undefined): LayeredGraph {
+  const outgoing = new Set(g.edges.map((e) => e.from));
+  const byId = new Map(g.nodes.map((n) => [n.id, n]));
+  const folded = new Set<string>();
+  const pushes = new Map<string, string[]>();
+  for (const e of g.edges) {
+    const image = byId.get(e.to);
+    const producers = g.edges.filter((x) => x.to === e.to);
+    if (e.why !== 'output' || !image || image.kind !== 'image' || e.to === root) continue;
+    if (outgoing.has(e.to) || producers.length !== 1) continue;
+    folded.add(e.to);
+    pushes.set(e.from, [...(pushes.get(e.from) ?? []), image.label]);
+  }
+  return {
+    nodes: g.nodes
+      .filter((n) => !folded.has(n.id))
+      .map((n) => (pushes.has(n.id) ? { ...n, pushes: pushes.get(n.id)! } : n)),
+    edges: g.edges.filter((e) => !folded.has(e.to)),
+  };
+}
+
+function pushLine(n: GNode): string | undefined {
+  if (!n.pushes?.length) return undefined;
+  const first = splitRef(n.pushes[0]!).name;
+  return `→ ${first}${n.pushes.length > 1 ? ` +${n.pushes.length - 1}` : ''}`;
 }
 
 // ---- layout and drawing --------------------------------------------------------------------------------------------
 
 const CHAR = 7.2;
 const TASK_H = 50;
-const IMAGE_H = 30;
+const IMAGE_H = 40;
 const HEADER = 30;
+const MIN_SCALE = 0.7;
+
+/** An image reference in two lines: repository:tag, then the registry (long refs would make wide columns). */
+export function splitRef(ref: string): { name: string; registry: string } {
+  const slash = ref.indexOf('/');
+  const host = slash > 0 ? ref.slice(0, slash) : '';
+  if (host && (host.includes('.') || host.includes(':') || host === 'localhost')) {
+    return { name: ref.slice(slash + 1), registry: host };
+  }
+  return { name: ref, registry: 'docker.io' };
+}
 
 function size(n: GNode): { width: number; height: number } {
-  const text = Math.max(n.label.length, (n.note ?? '').length * 0.92);
+  if (n.kind === 'image') {
+    const { name, registry } = splitRef(n.label);
+    const text = Math.max(name.length, registry.length * 0.85);
+    return { width: Math.round(Math.min(300, Math.max(110, text * CHAR + 24))), height: IMAGE_H };
+  }
+  const text = Math.max(n.label.length * 1.05, (n.note ?? '').length * 0.95, (pushLine(n) ?? '').length * 0.95);
   return {
-    width: Math.round(Math.min(360, Math.max(130, text * CHAR + 28))),
-    height: n.kind === 'task' ? TASK_H : IMAGE_H,
+    width: Math.round(Math.min(320, Math.max(120, text * CHAR + 28))),
+    height: n.pushes?.length ? TASK_H + 14 : TASK_H,
   };
 }
 
@@ -153,10 +202,8 @@ async function layout(g: LayeredGraph): Promise<Placed> {
       'elk.direction': 'RIGHT',
       'elk.partitioning.activate': 'true',
       'elk.edgeRouting': 'POLYLINE',
-      'elk.layered.spacing.nodeNodeBetweenLayers': '56',
+      'elk.layered.spacing.nodeNodeBetweenLayers': '64',
       'elk.spacing.nodeNode': '22',
-      'elk.spacing.edgeLabel': '4',
-      'elk.edgeLabels.placement': 'CENTER',
       'elk.layered.nodePlacement.strategy': 'NETWORK_SIMPLEX',
       'elk.padding': '[top=12,left=12,bottom=12,right=12]',
     },
@@ -169,7 +216,6 @@ async function layout(g: LayeredGraph): Promise<Placed> {
       id: `e${i}`,
       sources: [e.from],
       targets: [e.to],
-      labels: [{ id: `l${i}`, text: e.why, width: e.why.length * 6.4 + 10, height: 16 }],
     })),
   };
   const out = await elk.layout(graph);
@@ -187,14 +233,34 @@ async function layout(g: LayeredGraph): Promise<Placed> {
     edges: (out.edges ?? []).map((e, i) => {
       const s = e.sections?.[0];
       const points = s ? [s.startPoint, ...(s.bendPoints ?? []), s.endPoint] : [];
-      const l = e.labels?.[0];
+      // Labels are drawn half-way along the edge rather than laid out by ELK: its label dummies add a layer per
+      // labelled edge and would double the width of the picture.
+      const mid = halfway(points);
+      const width = g.edges[i]!.why.length * 6.2;
       return {
         ...g.edges[i]!,
         points,
-        ...(l ? { label: { x: l.x ?? 0, y: l.y ?? 0, width: l.width ?? 0 } } : {}),
+        ...(mid ? { label: { x: mid.x - width / 2, y: mid.y - 15, width } } : {}),
       };
     }),
   };
+}
+
+/** The point half-way along a polyline (by length). */
+function halfway(points: { x: number; y: number }[]): { x: number; y: number } | undefined {
+  if (points.length < 2) return undefined;
+  const lengths = points.slice(1).map((p, i) => Math.hypot(p.x - points[i]!.x, p.y - points[i]!.y));
+  let rest = lengths.reduce((a, b) => a + b, 0) / 2;
+  for (let i = 0; i < lengths.length; i++) {
+    const l = lengths[i]!;
+    if (rest <= l && l > 0) {
+      const a = points[i]!;
+      const b = points[i + 1]!;
+      return { x: a.x + ((b.x - a.x) * rest) / l, y: a.y + ((b.y - a.y) * rest) / l };
+    }
+    rest -= l;
+  }
+  return points[points.length - 1];
 }
 
 function path(points: { x: number; y: number }[]): string {
@@ -228,6 +294,16 @@ export function GraphView({
   onSelect?: (taskId: string) => void;
 }) {
   const [placed, setPlaced] = useState<Placed | undefined>(undefined);
+  const box = useRef<HTMLDivElement>(null);
+  const [room, setRoom] = useState(0);
+  useEffect(() => {
+    const el = box.current;
+    if (!el) return undefined;
+    const observer = new ResizeObserver(() => setRoom(el.clientWidth));
+    observer.observe(el);
+    setRoom(el.clientWidth);
+    return () => observer.disconnect();
+  }, [placed !== undefined]);
   const [failed, setFailed] = useState<string | undefined>(undefined);
   const key = useMemo(() => JSON.stringify(graph), [graph]);
   useEffect(() => {
@@ -243,15 +319,17 @@ export function GraphView({
   }, [key]); // the graph's content, not its identity
   if (failed) return <p class="error">The graph could not be laid out: {failed}</p>;
   if (!placed) return <p class="muted">Laying out the graph…</p>;
+  // Shrinks a wide graph to the panel down to 70 % (text stays readable); wider ones scroll.
+  const scale = room > 0 ? Math.min(1, Math.max(MIN_SCALE, (room - 2) / placed.width)) : 1;
   const tasks = placed.nodes.filter((n) => n.kind === 'task');
   const blocked = tasks.filter((n) => n.state === 'blocked').length;
   const waves = new Set(tasks.map((n) => n.column)).size;
   return (
-    <div class="graph-scroll" data-testid="graph">
+    <div class="graph-scroll" data-testid="graph" ref={box}>
       <svg
         class="graph"
-        width={placed.width}
-        height={placed.height + HEADER}
+        width={Math.round(placed.width * scale)}
+        height={Math.round((placed.height + HEADER) * scale)}
         viewBox={`0 0 ${placed.width} ${placed.height + HEADER}`}
         role="img"
         aria-label={`${title}: ${tasks.length} tasks in ${waves} waves, ${blocked} blocked`}
@@ -286,7 +364,8 @@ export function GraphView({
               data-label={n.label}
               {...(n.kind === 'task' && onSelect
                 ? {
-                    tabIndex: 0,
+                    // SVG attributes are case-sensitive: `tabindex`, not `tabIndex`.
+                    tabindex: 0,
                     role: 'button',
                     'aria-label': n.detail ?? n.label,
                     onClick: () => onSelect(n.id),
@@ -300,7 +379,7 @@ export function GraphView({
                 : {})}
             >
               <title>{n.detail ?? n.label}</title>
-              <rect width={n.width} height={n.height} rx={n.kind === 'task' ? 8 : 15} />
+              <rect width={n.width} height={n.height} rx={n.kind === 'task' ? 8 : 18} />
               {n.kind === 'task' ? (
                 <>
                   <text x={12} y={20} class="node-title">
@@ -309,11 +388,22 @@ export function GraphView({
                   <text x={12} y={38} class="node-note">
                     {n.note}
                   </text>
+                  {n.pushes?.length ? (
+                    <text x={12} y={54} class="node-pushes">
+                      <title>pushes {n.pushes.join(', ')}</title>
+                      {pushLine(n)}
+                    </text>
+                  ) : null}
                 </>
               ) : (
-                <text x={n.width / 2} y={19} text-anchor="middle" class="node-image">
-                  {n.label}
-                </text>
+                <>
+                  <text x={n.width / 2} y={17} text-anchor="middle" class="node-image">
+                    {splitRef(n.label).name}
+                  </text>
+                  <text x={n.width / 2} y={32} text-anchor="middle" class="node-registry">
+                    {splitRef(n.label).registry}
+                  </text>
+                </>
               )}
             </g>
           ))}

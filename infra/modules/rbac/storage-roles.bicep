@@ -1,7 +1,14 @@
 // Role assignments of one principal at the app's storage account.
 
-@description('Object id of the principal (a managed identity).')
+@description('Object id of the principal (a managed identity, or a group).')
 param principalId string
+
+@description('ServicePrincipal for managed identities (avoids the replication-delay PrincipalNotFound failure), Group for an operators\' group.')
+@allowed([
+  'ServicePrincipal'
+  'Group'
+])
+param principalType string = 'ServicePrincipal'
 
 @description('Roles to assign: { roleDefinitionId (GUID), condition (ABAC, empty for none), description }.')
 param roles array
@@ -19,8 +26,7 @@ resource assignments 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
     properties: {
       roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', role.roleDefinitionId)
       principalId: principalId
-      // Managed identities: ServicePrincipal avoids the replication-delay PrincipalNotFound failure.
-      principalType: 'ServicePrincipal'
+      principalType: principalType
       description: role.description
       condition: empty(role.condition) ? null : role.condition
       conditionVersion: empty(role.condition) ? null : '2.0'

@@ -327,9 +327,11 @@ export function registerAuthorization(emu: Emulator): void {
     method: 'PUT',
     path: `${raPath}/{roleAssignmentName}`,
     apiVersions: AUTHORIZATION_API_VERSIONS,
-    action: checked(`${ROLE_ASSIGNMENT_TYPE}/write`),
+    // Checked in the handler: delegation conditions read the request's role definition and principal type.
+    action: null,
     handler: (req) => {
       const scope = cleanScope(req.params.scope);
+      parseScope(scope, req);
       const name = req.params.roleAssignmentName!.toLowerCase();
       if (!GUID_RX.test(name))
         throw arm.badRequest(
@@ -367,6 +369,17 @@ export function registerAuthorization(emu: Emulator): void {
       }
 
       const guid = parseRoleDefinitionRef(emu, props.roleDefinitionId);
+      const write = `${ROLE_ASSIGNMENT_TYPE}/write`;
+      const decision = emu.check(
+        req.caller!.objectId,
+        scope,
+        { action: write },
+        {
+          [`Request:${ROLE_ASSIGNMENT_TYPE}:RoleDefinitionId`]: guid,
+          ...(principalTypeIn !== null ? { [`Request:${ROLE_ASSIGNMENT_TYPE}:PrincipalType`]: principalTypeIn } : {}),
+        },
+      );
+      if (!decision.allowed) throw arm.forbidden(req.caller!.clientId, req.caller!.objectId, write, scope);
       if (!findRoleDefinition(emu.store, roleDefinitionId(emu.subscriptionId, guid)))
         throw roleDefinitionMissing(guid, 400);
       const principal = emu.identities.get(principalId);

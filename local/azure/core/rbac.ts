@@ -108,7 +108,7 @@ export function authorize(
 type Tok =
   | { t: 'lp' | 'rp' | 'not' | 'and' | 'or' }
   | { t: 'fn'; name: string; arg: string }
-  | { t: 'cmp'; attr: string; op: string; value: string };
+  | { t: 'cmp'; attr: string; op: string; values: string[] };
 
 function tokenize(src: string): Tok[] {
   const out: Tok[] = [];
@@ -117,6 +117,8 @@ function tokenize(src: string): Tok[] {
     ws: /\s+/y,
     fn: /(ActionMatches|SubOperationMatches)\s*\{\s*'([^']*)'\s*\}/y,
     cmp: /@(Request|Resource|Principal|Environment)\[([^\]]+)\]\s+([A-Za-z]+)\s+'([^']*)'/y,
+    // Set form (role-assignment delegation conditions): `ForAnyOfAnyValues:GuidEquals {a, b}`, `{'x'}`.
+    set: /@(Request|Resource|Principal|Environment)\[([^\]]+)\]\s+ForAnyOfAnyValues:([A-Za-z]+)\s*\{([^}]*)\}/y,
     // Azure spells the logical operators either way: AND/&&, OR/||, NOT/!.
     word: /(?:AND|OR|NOT)(?![A-Za-z])|&&|\|\|/iy,
   };
@@ -142,8 +144,16 @@ function tokenize(src: string): Tok[] {
       re.cmp.lastIndex = i;
       const cm = re.cmp.exec(src);
       if (cm) {
-        out.push({ t: 'cmp', attr: `${cm[1]}:${cm[2]}`, op: cm[3]!, value: cm[4]! });
+        out.push({ t: 'cmp', attr: `${cm[1]}:${cm[2]}`, op: cm[3]!, values: [cm[4]!] });
         i = re.cmp.lastIndex;
+        continue;
+      }
+      re.set.lastIndex = i;
+      const sm = re.set.exec(src);
+      if (sm) {
+        const values = sm[4]!.split(',').map((v) => v.trim().replace(/^'(.*)'$/, '$1'));
+        out.push({ t: 'cmp', attr: `${sm[1]}:${sm[2]}`, op: sm[3]!, values });
+        i = re.set.lastIndex;
         continue;
       }
       re.word.lastIndex = i;
@@ -166,6 +176,7 @@ function compare(op: string, actual: string | undefined, expected: string): bool
     case 'stringequals':
       return actual === expected;
     case 'stringequalsignorecase':
+    case 'guidequals':
       return actual.toLowerCase() === expected.toLowerCase();
     case 'stringnotequals':
       return actual !== expected;
@@ -231,7 +242,7 @@ export function evaluateCondition(condition: string, operation: string, attribut
       return v;
     }
     if (tok.t === 'fn') return wildcardMatches(tok.arg, operation);
-    if (tok.t === 'cmp') return compare(tok.op, attr(tok.attr), tok.value);
+    if (tok.t === 'cmp') return tok.values.some((v) => compare(tok.op, attr(tok.attr), v));
     throw new Error(`unexpected token ${tok.t}`);
   };
   try {

@@ -30,7 +30,7 @@ import {
   type CredentialRef,
   type CredentialStatus,
   type IdentityLoginRef,
-} from '../contracts.js';
+} from '../../contracts/index.js';
 import type { Deps } from '../deps.js';
 import { mapLimit } from '../shared/async.js';
 import { AzureReadCache } from '../shared/readCache.js';

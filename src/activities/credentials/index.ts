@@ -15,7 +15,7 @@ import type {
   RefreshCredentialOutput,
   RotateCredentialInput,
   RotateCredentialOutput,
-} from '../contracts.js';
+} from '../../contracts/index.js';
 import type { Deps } from '../deps.js';
 import { createPlanActivities, type IndexSnapshot } from '../plan/index.js';
 import { checkCredentials } from './health.js';

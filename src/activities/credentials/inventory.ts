@@ -24,7 +24,7 @@ import {
   type CredentialRef,
   type InventoryCredentialsInput,
   type InventoryCredentialsOutput,
-} from '../contracts.js';
+} from '../../contracts/index.js';
 import type { Deps } from '../deps.js';
 import type { IndexSnapshot, StoredTask } from '../plan/index.js';
 import { mapLimit } from '../shared/async.js';

@@ -18,7 +18,7 @@ import {
 } from '../../domain/index.js';
 import { AzureError, type ArmAdapters } from '../../azure/adapters.js';
 import type { CredentialOps } from '../../azure/credentialOps.js';
-import type { RefreshCredentialInput, RefreshCredentialOutput } from '../contracts.js';
+import type { RefreshCredentialInput, RefreshCredentialOutput } from '../../contracts/index.js';
 import type { RecordTaskDetails } from './inventory.js';
 
 type WireField = 'userName' | 'password';

@@ -31,7 +31,7 @@ import {
 } from '../../domain/index.js';
 import { AzureError, AzureForbiddenError, type ArmAdapters } from '../../azure/adapters.js';
 import type { CredentialOps, PasswordName } from '../../azure/credentialOps.js';
-import type { RotateCredentialInput, RotateCredentialOutput } from '../contracts.js';
+import type { RotateCredentialInput, RotateCredentialOutput } from '../../contracts/index.js';
 import type { Deps } from '../deps.js';
 import { refreshCredential } from './refresh.js';
 

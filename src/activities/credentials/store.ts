@@ -13,7 +13,7 @@ import type {
   CredentialStatus,
   RecordCredentialHealthInput,
   RecordCredentialHealthOutput,
-} from '../contracts.js';
+} from '../../contracts/index.js';
 import { normalizeId } from '../../domain/index.js';
 import { mapLimit } from '../shared/async.js';
 import { sha256 } from '../shared/hash.js';

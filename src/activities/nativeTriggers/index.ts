@@ -3,7 +3,7 @@
 // own runs in a cascade's chain from a push by someone else (the trigger's own-push check).
 import type { Run } from '@azure/arm-containerregistry';
 import { taskAddress, toRunSummary, runFilterText } from '../../azure/adapters.js';
-import { graphLookup, imageKey, parseImageRef, repositoryKey, tryParseImageRef } from '../../domain/index.js';
+import { parseImageRef, repositoryKey, tryParseImageRef, type TaskInfo } from '../../domain/index.js';
 import type {
   DisableNativeTriggerInput,
   DisableNativeTriggerOutput,
@@ -11,7 +11,7 @@ import type {
   FindNativeRunOutput,
   IsOwnPushOutput,
   PushedImage,
-} from '../contracts.js';
+} from '../../contracts/index.js';
 import type { Deps } from '../deps.js';
 import type { IndexSnapshot } from '../plan/indexStore.js';
 import { formatLine, recordOf } from '../../telemetry/log.js';
@@ -150,19 +150,17 @@ export function createNativeTriggerActivities(
       const ref = parseImageRef(image.ref);
       const snap = await options.index();
       const g = snap.graph();
-      const producers = [
-        ...new Set([
-          ...graphLookup(g.producersByKey, imageKey(ref)),
-          ...graphLookup(g.producersByRepo, repositoryKey(ref)),
-        ]),
-      ]
-        .map((k) => snap.tasks.get(k)?.info)
-        .filter((t) => t?.nativeTrigger?.status === 'Enabled')
+      // By repository: a run pushes `repo:<run id>` for an output the task declares as `repo` or `repo:{{.Run.ID}}`.
+      const repo = repositoryKey(ref);
+      const producers = Object.entries(g.tasks)
+        .filter(([, node]) => node.outputs.some((o) => o.repoKey === repo))
+        .map(([k]) => snap.tasks.get(k)?.info)
+        .filter((t): t is TaskInfo => t?.nativeTrigger?.status === 'Enabled')
         .slice(0, MAX_PRODUCERS);
-      if (producers.length === 0) return no(`no task with ACR's base-image trigger pushes ${repositoryKey(ref)}`);
+      if (producers.length === 0) return no(`no task with ACR's base-image trigger pushes ${repo}`);
       const notBefore = deps.now().getTime() - NATIVE_PUSH_WINDOW_HOURS * 3600_000;
       for (const t of producers) {
-        const a = taskAddress(t!.id);
+        const a = taskAddress(t.id);
         const filter = runFilterText({ taskName: a.taskName });
         const pages = deps.clients.acr(a.subscriptionId).runs.list(a.resourceGroup, a.name, filter ? { filter } : {});
         // Newest first: the first page holds any run that can be pushing now.
@@ -173,13 +171,13 @@ export function createNativeTriggerActivities(
             return {
               own: true,
               runId: hit.runId!,
-              reason: `pushed by ACR's run ${hit.runId} of ${t!.name}, started by its base-image trigger for ${base.registry}/${base.repository}:${base.tag}; that base's cascade plans what builds on it`,
+              reason: `pushed by ACR's run ${hit.runId} of ${t.name}, started by its base-image trigger for ${base.registry}/${base.repository}:${base.tag}; that base's cascade plans what builds on it`,
             };
           }
           break;
         }
       }
-      return no(`no recent run ACR's trigger started pushed ${repositoryKey(ref)}@${image.digest}`);
+      return no(`no recent run ACR's trigger started pushed ${repo}@${image.digest}`);
     },
 
     async disableNativeTrigger(input) {

@@ -12,7 +12,7 @@ import {
   type Plan as DomainPlan,
 } from '../../domain/index.js';
 import type { ArmAdapters } from '../../azure/adapters.js';
-import type { BuildPlanInput, Plan, PlannedBase, PlannedTask } from '../contracts.js';
+import type { BuildPlanInput, Plan, PlannedBase, PlannedTask } from '../../contracts/index.js';
 import type { Deps } from '../deps.js';
 import type { IndexSnapshot } from './indexStore.js';
 import { identityOf, preflightTasks, type RecordTasks } from './preflight.js';
@@ -98,6 +98,7 @@ export async function buildPlan(
           ),
         ],
         outputImages: node.outputs.map((o) => o.ref),
+        triggers: t.triggers,
       };
       if (stored) planned.timeoutSeconds = stored.info.timeoutSeconds;
       const native = stored?.info.nativeTrigger;

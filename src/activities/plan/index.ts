@@ -10,9 +10,11 @@ import type {
   PreflightOutput,
   RefreshIndexInput,
   RefreshIndexOutput,
+  RegistryLoginServerInput,
+  RegistryLoginServerOutput,
   RemediateInput,
   RemediateOutput,
-} from '../contracts.js';
+} from '../../contracts/index.js';
 import type { Deps } from '../deps.js';
 import { buildPlan } from './buildPlan.js';
 import { INDEX_TABLE, IndexStore, type IndexSnapshot, type StoredTask } from './indexStore.js';
@@ -46,6 +48,8 @@ export interface PlanActivities {
   indexSummary(): Promise<IndexSummary>;
   /** The index, built first when it was never built. */
   index(): Promise<IndexSnapshot>;
+  /** A registry's login server: from the index when it knows the registry, else read from ARM. */
+  registryLoginServer(input: RegistryLoginServerInput): Promise<RegistryLoginServerOutput>;
   /**
    * Write-through: tasks read in full elsewhere (`tasks.getDetails` answers, e.g. by a credential check) replace
    * their index entries; returns how many changed. Does nothing before the index is built.
@@ -143,6 +147,12 @@ export function createPlanActivities(deps: Deps, options: PlanActivitiesOptions 
       return summary;
     },
     index,
+    registryLoginServer: async ({ registryId }) => {
+      if (typeof registryId !== 'string' || registryId === '') throw new TypeError('registryId is required');
+      const indexed = (await index()).registries.get(normalizeId(registryId));
+      const info = indexed ?? (await adapters().getRegistry(registryId));
+      return { loginServer: info.loginServer.toLowerCase() };
+    },
     recordTaskDetails,
   };
 }

@@ -16,7 +16,7 @@
 // content: the loser re-reads meta and takes the next number.
 import type { TableClient, TableEntityResult, TransactionAction } from '@azure/data-tables';
 import { buildGraph, normalizeId, type DependencyGraph, type RegistryInfo, type TaskInfo } from '../../domain/index.js';
-import type { RefreshIndexOutput } from '../contracts.js';
+import type { RefreshIndexOutput } from '../../contracts/index.js';
 import { canonicalJson } from './util.js';
 
 export const INDEX_TABLE = 'CascadeIndex';

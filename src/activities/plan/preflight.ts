@@ -29,7 +29,7 @@ import {
   type VaultInfo,
 } from '../../domain/index.js';
 import { AzureError, AzureNotFoundError, toTaskInfo, type ArmAdapters } from '../../azure/adapters.js';
-import type { PlannedTask, PreflightOutput, PreflightVerdict } from '../contracts.js';
+import type { PlannedTask, PreflightOutput, PreflightVerdict } from '../../contracts/index.js';
 import type { Deps } from '../deps.js';
 import type { IndexSnapshot, StoredTask } from './indexStore.js';
 import { mapLimit, memoAsync } from '../shared/async.js';

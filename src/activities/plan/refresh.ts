@@ -26,7 +26,7 @@ import {
   type TaskInfo,
 } from '../../domain/index.js';
 import { AzureError, AzureNotFoundError, toTaskInfo, type ArmAdapters } from '../../azure/adapters.js';
-import type { RefreshIndexInput, RefreshIndexOutput } from '../contracts.js';
+import type { RefreshIndexInput, RefreshIndexOutput } from '../../contracts/index.js';
 import type { Deps } from '../deps.js';
 import type { IndexChanges, IndexSnapshot, IndexStore, StoredTask } from './indexStore.js';
 import { mapLimit } from '../shared/async.js';

@@ -5,7 +5,7 @@
 // which is reported in `failed`, never thrown. Assignment names are deterministic so a retried activity is idempotent.
 import { parseResourceId, roleGuidOf, type Reason } from '../../domain/index.js';
 import { AzureError, type ArmAdapters } from '../../azure/adapters.js';
-import type { RemediateInput, RemediateOutput } from '../contracts.js';
+import type { RemediateInput, RemediateOutput } from '../../contracts/index.js';
 import type { Deps } from '../deps.js';
 import { guidFromText } from './util.js';
 

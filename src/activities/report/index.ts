@@ -17,7 +17,7 @@ import type {
   PublishNotificationsOutput,
   RecordCascadeOutput,
   TaskResult,
-} from '../contracts.js';
+} from '../../contracts/index.js';
 import type { Deps } from '../deps.js';
 import { formatLine, recordOf } from '../../telemetry/log.js';
 
@@ -317,7 +317,22 @@ export function createReportActivities(deps: Deps): ReportActivities {
         id: `${n.type}-${fnv1a64(JSON.stringify(n))}`,
       }));
       for (let i = 0; i < events.length; i += EVENT_BATCH) await publisher.send(events.slice(i, i + EVENT_BATCH));
-      deps.log(`publishNotifications: sent ${events.length} event(s)`);
+      // The batch belongs to one cascade or check: the summary line carries the ids its notifications share.
+      const shared = (k: 'cascadeId' | 'checkId') => {
+        const ids = new Set(input.notifications.map((n) => n.data[k]));
+        const [only] = ids;
+        return ids.size === 1 && typeof only === 'string' ? { [k]: only } : {};
+      };
+      deps.log(
+        formatLine(
+          `publishNotifications: sent ${events.length} event(s)`,
+          recordOf(
+            'notifications.published',
+            { ...shared('cascadeId'), ...shared('checkId') },
+            { events: events.length },
+          ),
+        ),
+      );
       return { published: events.length, topicConfigured: true };
     },
 

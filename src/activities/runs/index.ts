@@ -28,10 +28,11 @@ import {
   type RunRef,
   type ScheduleRunInput,
   type ScheduleRunOutput,
-} from '../contracts.js';
+} from '../../contracts/index.js';
 import type { Deps } from '../deps.js';
 import { formatLine, recordOf } from '../../telemetry/log.js';
 import { DEDUPE_TABLE, DedupeStore, type ClaimEntity, type OutputRow } from './dedupeStore.js';
+import { RunWatcher } from './watcher.js';
 
 export { DEDUPE_TABLE, DedupeStore } from './dedupeStore.js';
 
@@ -125,6 +126,18 @@ export interface RunActivitiesOptions {
 export function createRunActivities(deps: Deps, options: RunActivitiesOptions = {}): RunActivities {
   const store = new DedupeStore(deps.clients.table(DEDUPE_TABLE));
   const iso = () => deps.now().toISOString();
+
+  const watcher = new RunWatcher(
+    async (registryId, filter) => {
+      const a = registryAddress(registryId);
+      const out: Run[] = [];
+      for await (const r of deps.clients.acr(a.subscriptionId).runs.list(a.resourceGroup, a.name, { filter })) {
+        out.push(r);
+      }
+      return out;
+    },
+    () => deps.now().getTime(),
+  );
 
   async function getRunRaw(ref: RunRef): Promise<Run> {
     const a = registryAddress(ref.registryId);
@@ -329,7 +342,8 @@ export function createRunActivities(deps: Deps, options: RunActivitiesOptions = 
     },
 
     async getRun(input) {
-      const info = runInfoOf(await getRunRaw(input), input.registryId);
+      const listed = input.watch ? await watcher.find(input, input.watch) : undefined;
+      const info = runInfoOf(listed ?? (await getRunRaw(input)), input.registryId);
       if (
         !isTerminal(info.status) &&
         input.cascadeId &&

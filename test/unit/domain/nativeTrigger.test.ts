@@ -5,7 +5,7 @@ import type { Run } from '@azure/arm-containerregistry';
 import { reasons } from '../../../src/domain/index.js';
 import { follows, isNativeRunFor } from '../../../src/activities/nativeTriggers/index.js';
 import { findNativeRunInput } from '../../../src/orchestrations/nativeTrigger.js';
-import type { RebuildTaskInput } from '../../../src/activities/contracts.js';
+import type { RebuildTaskInput } from '../../../src/contracts/index.js';
 
 const task = {
   id: '/subscriptions/s/resourceGroups/rg/providers/Microsoft.ContainerRegistry/registries/myregistry/tasks/web',

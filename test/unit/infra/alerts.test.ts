@@ -1,6 +1,6 @@
 // infra/modules/alerts.bicep through main.bicep: the compiled ARM JSON evaluated for a parameter set (test/support/arm.ts).
 import { expect, it } from 'vitest';
-import { deployMain, describeBicep, FULL_PARAMETERS, SUB } from '../../support/infra.js';
+import { deployEvents, deployMain, describeBicep, FULL_PARAMETERS, SUB } from '../../support/infra.js';
 
 const GROUP = `/subscriptions/${SUB}/resourceGroups/rg-ops/providers/Microsoft.Insights/actionGroups/oncall`;
 const TOPIC = `/subscriptions/${SUB}/resourceGroups/rg-base/providers/Microsoft.EventGrid/systemTopics/base-topic`;
@@ -54,5 +54,34 @@ describeBicep('alerts (infra/modules/alerts.bicep)', () => {
     const d = await deployMain({ ...FULL_PARAMETERS, alertEventGridSystemTopicIds: [TOPIC] });
     for (const t of ['scheduledQueryRules', 'metricAlerts', 'actionGroups', 'workbooks'])
       expect(of(d, `Microsoft.Insights/${t}`), t).toEqual([]);
+  });
+
+  it('alerts on dead letters of every system topic events.bicep creates, with the action group main.bicep resolved', async () => {
+    const main = await deployMain({ ...FULL_PARAMETERS, alertActionGroupId: GROUP });
+    const events = await deployEvents(main);
+    const topics = events.resources.filter((r) => r.type === 'Microsoft.EventGrid/systemTopics').map((r) => r.id);
+    expect(topics).toHaveLength(2); // the watched registry's and the watched vault's
+    const alerts = of(events, 'Microsoft.Insights/metricAlerts');
+    expect(alerts.map((a) => a.p.scopes[0]).sort()).toEqual([...topics].sort());
+    for (const a of alerts) {
+      expect(a.p).toMatchObject({ severity: 2, actions: [{ actionGroupId: GROUP }] });
+      expect(a.p.criteria.allOf[0]).toMatchObject({
+        metricName: 'DeadLetteredCount',
+        metricNamespace: 'Microsoft.EventGrid/systemTopics',
+        operator: 'GreaterThan',
+        threshold: 0,
+      });
+    }
+  });
+
+  it("points the topics' dead-letter alerts at the action group it creates from an email, and adds none with alerts off", async () => {
+    const main = await deployMain({ ...FULL_PARAMETERS, alertEmail: 'oncall@example.com' });
+    const [group] = of(main, 'Microsoft.Insights/actionGroups');
+    const alerts = of(await deployEvents(main), 'Microsoft.Insights/metricAlerts');
+    expect(alerts).toHaveLength(2);
+    for (const a of alerts) expect(a.p.actions).toEqual([{ actionGroupId: group!.id }]);
+
+    const off = await deployEvents(await deployMain(FULL_PARAMETERS));
+    expect(of(off, 'Microsoft.Insights/metricAlerts')).toEqual([]);
   });
 });

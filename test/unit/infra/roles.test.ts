@@ -28,6 +28,8 @@ const BUILT_IN: Record<string, string> = {
   'd5a91429-5739-47e2-a06b-3470a27159e7': 'EventGrid Data Sender',
   '0ad04412-c4d5-4796-b79c-f76d14c8d402': 'Durable Task Data Contributor',
   '3913510d-42f4-4e42-8a64-420c390055eb': 'Monitoring Metrics Publisher',
+  '76199698-9eea-4c19-bc75-cec21354c6b6': 'Storage Table Data Reader',
+  '2a2b9908-6ea1-4ae2-8e65-a410df84e7d1': 'Storage Blob Data Reader',
 };
 const ACR_PULL = '7f951dda-4ed3-4680-a7ca-43fe172d538d';
 const REPOSITORY_READER = 'b93aa761-3e63-49ed-ac28-beffa264f7ac';
@@ -57,9 +59,10 @@ describeBicep('role assignments of the compiled main.bicep', () => {
 
   it('assigns, scope by scope, exactly the model (default switches: no auto-remediation, Azure Storage backend)', () => {
     const [subScope, rgScope, registryScope] = FULL_PARAMETERS.managedScopes as [string, string, string];
-    expect(at(subScope)).toEqual(['ACR Cascade Operator']);
-    expect(at(rgScope)).toEqual(['ACR Cascade Operator']);
-    expect(at(registryScope)).toEqual(['ACR Cascade Operator']);
+    // Rotation is on in FULL_PARAMETERS (and credential refresh by default): tasks/write is granted.
+    expect(at(subScope)).toEqual(['ACR Cascade Operator', 'ACR Cascade Task Writer']);
+    expect(at(rgScope)).toEqual(['ACR Cascade Operator', 'ACR Cascade Task Writer']);
+    expect(at(registryScope)).toEqual(['ACR Cascade Operator', 'ACR Cascade Task Writer']);
     expect(at(id.registry('rg-base', 'base'))).toEqual(['ACR Cascade Reader']);
     expect(at(id.registry('rg-apps', 'apps'))).toEqual(['ACR Cascade Credential Rotator']);
     expect(at(id.vault('rg-kv', 'kv'))).toEqual(['ACR Cascade Credential Rotator', 'ACR Cascade Reader']);
@@ -72,7 +75,7 @@ describeBicep('role assignments of the compiled main.bicep', () => {
     expect(at(topic)).toEqual(['EventGrid Data Sender']);
     const component = d.resources.find((r) => r.type === 'Microsoft.Insights/components')!;
     expect(at(component.id)).toEqual(['Monitoring Metrics Publisher']);
-    expect(all).toHaveLength(12);
+    expect(all).toHaveLength(15);
     expect(all.filter((a) => a.condition !== null || a.conditionVersion !== null)).toEqual([]);
   });
 
@@ -82,16 +85,22 @@ describeBicep('role assignments of the compiled main.bicep', () => {
         'Microsoft.Authorization/roleAssignments/read',
         'Microsoft.Authorization/roleDefinitions/read',
         'Microsoft.ContainerRegistry/registries/read',
+        'Microsoft.ContainerRegistry/registries/operationStatuses/read',
         'Microsoft.ContainerRegistry/registries/runs/cancel/action',
         'Microsoft.ContainerRegistry/registries/runs/read',
         'Microsoft.ContainerRegistry/registries/scheduleRun/action',
         'Microsoft.ContainerRegistry/registries/tasks/listDetails/action',
         'Microsoft.ContainerRegistry/registries/tasks/read',
-        'Microsoft.ContainerRegistry/registries/tasks/write',
-        'Microsoft.ManagedIdentity/userAssignedIdentities/read',
       ].sort(),
     );
     expect(role('ACR Cascade Operator')?.dataActions).toEqual([]);
+    expect(role('ACR Cascade Task Writer')).toMatchObject({
+      actions: [
+        'Microsoft.ContainerRegistry/registries/tasks/write',
+        'Microsoft.ContainerRegistry/registries/operationStatuses/read',
+      ],
+      dataActions: [],
+    });
   });
 
   it('lets the app read, but never pull from, watched registries and never read secret values', () => {
@@ -118,6 +127,7 @@ describeBicep('role assignments of the compiled main.bicep', () => {
       actions: [
         'Microsoft.ContainerRegistry/registries/tokens/read',
         'Microsoft.ContainerRegistry/registries/generateCredentials/action',
+        'Microsoft.ContainerRegistry/registries/operationStatuses/read',
       ],
       dataActions: [
         'Microsoft.KeyVault/vaults/secrets/readMetadata/action',
@@ -185,10 +195,81 @@ describeBicep('role switches of the compiled main.bicep', () => {
   });
 });
 
+describeBicep('tasks/write, the operators group and the order of role deployments', () => {
+  const taskWriters = (parameters: Record<string, unknown>) =>
+    assignments(deployMain({ ...FULL_PARAMETERS, ...parameters }), BUILT_IN).filter(
+      (a) => a.roleName === 'ACR Cascade Task Writer',
+    );
+
+  it('grants tasks/write only with credential refresh, token rotation or native triggers switched off', () => {
+    const none = { credentialRefresh: false, rotationRegistries: [], rotationVaults: [], nativeTriggers: 'adopt' };
+    expect(taskWriters(none)).toEqual([]);
+    const managed = (FULL_PARAMETERS.managedScopes as string[]).slice().sort();
+    for (const on of [
+      { credentialRefresh: true },
+      { rotationRegistries: [id.registry('rg-apps', 'apps')] },
+      { nativeTriggers: 'disable' },
+    ]) {
+      expect(
+        taskWriters({ ...none, ...on })
+          .map((a) => a.scope)
+          .sort(),
+        JSON.stringify(on),
+      ).toEqual(managed);
+    }
+    // Without it no custom role the app holds can write tasks.
+    const d = deployMain({ ...FULL_PARAMETERS, ...none });
+    const held = new Set(assignments(d, BUILT_IN).map((a) => a.roleId));
+    const writing = customRoles(d).filter(
+      (r) => held.has(r.guid) && r.actions.includes('Microsoft.ContainerRegistry/registries/tasks/write'),
+    );
+    expect(writing).toEqual([]);
+  });
+
+  it("gives an operators' group read on the app tables and the dead-letter container, only when one is named", () => {
+    const group = '99999999-9999-4999-8999-999999999999';
+    expect(assignments(deployMain(FULL_PARAMETERS), BUILT_IN).filter((a) => a.principalId === group)).toEqual([]);
+    const d = deployMain({ ...FULL_PARAMETERS, operatorsGroupPrincipalId: group });
+    const account = storage(String((d.outputs.CASCADE_STORAGE_ACCOUNT_NAME as { value: unknown }).value));
+    const ops = assignments(d, BUILT_IN)
+      .filter((a) => a.principalId === group)
+      .map((a) => ({ role: a.roleName, scope: a.scope, type: a.principalType }));
+    expect(ops).toEqual([
+      { role: 'Storage Table Data Reader', scope: account, type: 'Group' },
+      {
+        role: 'Storage Blob Data Reader',
+        scope: `${account}/blobServices/default/containers/eventgrid-deadletter`,
+        type: 'Group',
+      },
+    ]);
+  });
+
+  it('deploys the custom role definitions before every deployment that assigns them', () => {
+    const template = compiled('main') as { resources: Record<string, { type: string; dependsOn?: string[] }> };
+    const modules = Object.entries(template.resources).filter(([, r]) => r.type === 'Microsoft.Resources/deployments');
+    expect(modules.map(([name]) => name)).toContain('customRoles');
+    // Which modules assign a custom role: those whose deployed assignments use one.
+    const d = deployMain({ ...FULL_PARAMETERS, autoRemediate: true });
+    const custom = new Set(customRoles(d).map((r) => r.guid));
+    const assigning = new Set(
+      assignments(d, BUILT_IN)
+        .filter((a) => custom.has(a.roleId))
+        .map((a) => a.symbol.split(/[[/]/)[0]!),
+    );
+    expect(assigning.size).toBeGreaterThan(0);
+    for (const name of assigning) expect(template.resources[name]?.dependsOn, name).toContain('customRoles');
+  });
+});
+
 describeBicep('docs/deploy.md against the compiled roles', () => {
   const main = compiled('main');
   const builtIn = templateVariable(main, 'builtInRoles') as Record<string, { id: string; name: string }>;
-  const d = deployMain({ ...FULL_PARAMETERS, autoRemediate: true, durableBackend: 'DurableTaskScheduler' });
+  const d = deployMain({
+    ...FULL_PARAMETERS,
+    autoRemediate: true,
+    durableBackend: 'DurableTaskScheduler',
+    operatorsGroupPrincipalId: '99999999-9999-4999-8999-999999999999',
+  });
   const all = [...assignments(d, BUILT_IN), ...assignments(deployMain(FULL_PARAMETERS), BUILT_IN)];
   const assigned = new Set(all.filter((a) => BUILT_IN[a.roleId]).map((a) => a.roleId));
   for (const a of assignments(deployEvents(d), BUILT_IN)) assigned.add(a.roleId);

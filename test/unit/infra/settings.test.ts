@@ -116,10 +116,8 @@ describeBicep('app settings of the compiled main.bicep', () => {
     expect(user.APPLICATIONINSIGHTS_AUTHENTICATION_STRING).toBe('Authorization=AAD;ClientId=<appIdentity.clientId>');
   });
 
-  it('keep Flex Consumption free of the settings it rejects; Elastic Premium gets them', () => {
+  it('keep Flex Consumption free of the settings it rejects (no FUNCTIONS_*/WEBSITE_RUN_FROM_PACKAGE)', () => {
     expect(Object.keys(defaults).filter((k) => /^(FUNCTIONS_|WEBSITE_)/.test(k))).toEqual([]);
-    const premium = appSettings(deployMain({ environmentName: 'dev', hostingPlan: 'ElasticPremium' }));
-    expect(premium).toMatchObject({ FUNCTIONS_EXTENSION_VERSION: '~4', FUNCTIONS_WORKER_RUNTIME: 'node' });
   });
 
   it('wire the Durable Task Scheduler through settings that override host.json', () => {
@@ -146,6 +144,14 @@ describeBicep('app settings of the compiled main.bicep', () => {
     expect(bounds('pollMaxSeconds')).toEqual([1, 3600]);
     expect(bounds('claimTimeoutSeconds')).toEqual([10, 3600]);
     expect(bounds('secretWarningDays')).toEqual([1, 365]);
+  });
+
+  it('bound the task hub name as the durable backend does, and the app refuses what the bounds cannot express', () => {
+    const hub = (compiled('main').parameters as Record<string, { minLength?: number; maxLength?: number }>).taskHub;
+    expect([hub?.minLength, hub?.maxLength]).toEqual([3, 45]);
+    // Bicep has no pattern decorator: a name of the right length but the wrong shape is refused by the app.
+    const settings = appSettings(deployMain({ environmentName: 'dev', taskHub: 'acr-cascade' }));
+    expect(() => loadSettings(settings)).toThrow(/^CASCADE_TASK_HUB: 'acr-cascade' is not a task hub name/);
   });
 });
 

@@ -68,16 +68,18 @@ describeBicep('what the compiled main.bicep deploys', () => {
   const d = deployMain();
   const of = (type: string) => d.resources.filter((r) => r.type === type);
 
-  it('runs the app on Node 22 (Flex Consumption by default, Elastic Premium as an option), tagged for azd', () => {
+  it('runs the app on Node 22 on Flex Consumption only (Elastic Premium was dropped), tagged for azd', () => {
     const app = site(d);
     expect(app.body.kind).toBe('functionapp,linux');
     expect(app.body.tags).toMatchObject({ 'azd-service-name': 'api', 'azd-env-name': 'dev' });
     expect(app.properties.functionAppConfig).toMatchObject({ runtime: { name: 'node', version: '22' } });
-    const premium = site(deployMain({ environmentName: 'dev', hostingPlan: 'ElasticPremium' }));
-    expect(premium.properties.siteConfig).toMatchObject({ linuxFxVersion: 'Node|22' });
-    expect(
-      (compiled('main').parameters as Record<string, { allowedValues?: string[] }>).hostingPlan?.allowedValues,
-    ).toEqual(['FlexConsumption', 'ElasticPremium']);
+    expect(of('Microsoft.Web/serverfarms').map((p) => p.body.sku)).toEqual([{ name: 'FC1', tier: 'FlexConsumption' }]);
+    const parameters = compiled('main').parameters as Record<string, unknown>;
+    expect(Object.keys(parameters).filter((p) => /hostingPlan|elasticPremium/i.test(p))).toEqual([]);
+    // The package comes from the deployment container, read with the app identity: no run-from-package URL mode.
+    expect(app.properties.functionAppConfig).toMatchObject({
+      deployment: { storage: { type: 'blobContainer', authentication: { type: 'SystemAssignedIdentity' } } },
+    });
   });
 
   it('gives the app a system-assigned identity, plus the user-assigned one when chosen', () => {

@@ -48,7 +48,8 @@ export function CascadePage({ id }: { id: string }) {
   const t = live.data?.tasks;
   const active = d ? ACTIVE.has(d.status) : false;
   const totals = d?.totals ?? d?.result?.totals ?? d?.progress?.totals;
-  const image = d?.result?.image ?? d?.progress?.image;
+  const image = d?.result?.image ?? d?.progress?.image ?? t?.request?.image;
+  const requestedTasks = t?.request?.tasks;
   const done = t ? t.tasks.filter((x) => FINAL.has(x.state)).length : 0;
 
   return (
@@ -106,7 +107,11 @@ export function CascadePage({ id }: { id: string }) {
             <div>
               <dt>Image</dt>
               <dd class="mono">
-                {image ? `${image.ref}${image.digest ? `@${image.digest.slice(0, 19)}…` : ''}` : 'given tasks'}
+                {image
+                  ? `${image.ref}${image.digest ? `@${image.digest.slice(0, 19)}…` : ''}`
+                  : requestedTasks
+                    ? `${requestedTasks.length} given task${requestedTasks.length === 1 ? '' : 's'}`
+                    : '—'}
               </dd>
             </div>
             <div>
@@ -183,9 +188,7 @@ function Waves({ tasks }: { tasks: CascadeTasks }) {
                       {x.runStatus ? ` · ${x.runStatus}` : ''}
                     </span>
                   ) : (
-                    <span class="muted">
-                      {x.state === 'waiting' ? 'waiting for its wave' : (x.reasons[0]?.code ?? x.decision)}
-                    </span>
+                    <span class="muted">{cardNote(x)}</span>
                   )}
                   {x.startedAt ? (
                     <span class="muted">
@@ -201,6 +204,12 @@ function Waves({ tasks }: { tasks: CascadeTasks }) {
       </div>
     </Section>
   );
+}
+
+function cardNote(x: TaskView): string {
+  if (x.state === 'waiting') return 'waiting for its wave';
+  if (x.state === 'notRun') return 'not run (the result will say why)';
+  return x.reasons[0]?.code ?? x.decision;
 }
 
 function TaskTable({ tasks }: { tasks: TaskView[] }) {

@@ -101,7 +101,7 @@ export function CascadesPage({ loc }: { loc: Location }) {
                     </span>
                   ) : null}
                 </td>
-                <td class="mono">{image ?? <span class="muted">tasks</span>}</td>
+                <td class="mono">{image ?? <span class="muted">—</span>}</td>
                 <td>
                   <Time iso={c.createdTime} />
                 </td>

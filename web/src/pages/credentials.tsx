@@ -80,7 +80,16 @@ export function CredentialsPage() {
       <ErrorBox error={failure} what="Starting a check" />
       <ErrorBox error={list.error} what="Listing credentials" />
       {l ? (
-        <table class="grid" aria-label="Task registry logins">
+        <table class="grid credentials" aria-label="Task registry logins">
+          <colgroup>
+            <col style={{ width: '13%' }} />
+            <col style={{ width: '15%' }} />
+            <col style={{ width: '15%' }} />
+            <col style={{ width: '10%' }} />
+            <col style={{ width: '6%' }} />
+            <col style={{ width: '7%' }} />
+            <col style={{ width: '34%' }} />
+          </colgroup>
           <thead>
             <tr>
               <th scope="col">Task</th>
@@ -89,7 +98,7 @@ export function CredentialsPage() {
               <th scope="col">Status</th>
               <th scope="col">Days left</th>
               <th scope="col">Rotatable</th>
-              <th scope="col">Fix</th>
+              <th scope="col">Details and fix</th>
             </tr>
           </thead>
           <tbody>
@@ -99,7 +108,9 @@ export function CredentialsPage() {
                 <td class="mono">{c.loginServer}</td>
                 <td>
                   {c.field === 'identity' ? (
-                    <>identity {c.identity ?? ''}</>
+                    <>
+                      identity <span class="mono small">{c.identity ?? ''}</span>
+                    </>
                   ) : (
                     <>
                       {c.field}:{' '}
@@ -110,12 +121,12 @@ export function CredentialsPage() {
                   )}
                 </td>
                 <td>
-                  <Badge value={c.status} title={c.message} />
-                  <div class="muted small">{c.message}</div>
+                  <Badge value={c.status} />
                 </td>
                 <td>{c.daysLeft ?? <span class="muted">—</span>}</td>
                 <td>{c.rotatable ? 'yes' : 'no'}</td>
                 <td>
+                  <div class="small">{c.message}</div>
                   {c.fix ? (
                     <div class="fix">
                       <pre>
@@ -123,9 +134,7 @@ export function CredentialsPage() {
                       </pre>
                       <CopyButton text={c.fix} label="Copy fix" />
                     </div>
-                  ) : (
-                    <span class="muted">—</span>
-                  )}
+                  ) : null}
                 </td>
               </tr>
             ))}

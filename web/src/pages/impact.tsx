@@ -1,6 +1,6 @@
 // Impact: what a push of an image (or a rebuild of a task) would rebuild, in which waves, and what is blocked and
 // why — the dependency graph as a layered picture beside the plan, with a dry run and a real rebuild.
-import { useMemo, useState } from 'preact/hooks';
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { api, ApiFailure, type Graph, type Plan, type PlannedTask } from '../api';
 import { Badge, ErrorBox, Reasons, Section, Time } from '../components';
 import { fromGraph, fromPlan, GraphView } from '../graph';
@@ -135,7 +135,8 @@ function ImpactView({ subject, impact }: { subject: { mode: Mode; value: string 
   return (
     <div class="impact">
       <Section
-        title={`Dependency graph of ${subject.value}`}
+        title="Dependency graph"
+        subtitle={subject.value}
         actions={
           <>
             <button type="button" onClick={() => void dryRun()} disabled={busy !== undefined}>
@@ -181,6 +182,7 @@ function ImpactView({ subject, impact }: { subject: { mode: Mode; value: string 
           <span class="key key-output">output image</span>
           <span class="key key-blocked">blocked</span>
           <span class="key key-skip">skipped</span>
+          <span>→ image: pushed, nothing here builds from it</span>
         </p>
       </Section>
       <PlanPanel plan={plan} selected={selected} dry={dry !== undefined} />
@@ -211,7 +213,7 @@ function PlanPanel({ plan, selected, dry }: { plan: Plan; selected: string | und
             <ul class="plan-tasks">
               {wave.map((id) => {
                 const t = byId.get(id);
-                return t ? <PlanRow key={id} t={t} selected={selected === id} /> : null;
+                return t ? <PlanRow key={id} t={t} selected={same(selected, id)} /> : null;
               })}
             </ul>
           </li>
@@ -222,7 +224,7 @@ function PlanPanel({ plan, selected, dry }: { plan: Plan; selected: string | und
           <h3>Not scheduled</h3>
           <ul class="plan-tasks">
             {unplaced.map((t) => (
-              <PlanRow key={t.task} t={t} selected={selected === t.task} />
+              <PlanRow key={t.task} t={t} selected={same(selected, t.task)} />
             ))}
           </ul>
         </>
@@ -231,9 +233,24 @@ function PlanPanel({ plan, selected, dry }: { plan: Plan; selected: string | und
   );
 }
 
+/** ARM ids compare case-insensitively (the index and the plan may spell them differently). */
+function same(a: string | undefined, b: string): boolean {
+  return a !== undefined && a.toLowerCase() === b.toLowerCase();
+}
+
 function PlanRow({ t, selected }: { t: PlannedTask; selected: boolean }) {
+  const ref = useRef<HTMLLIElement>(null);
+  useEffect(() => {
+    if (selected) ref.current?.scrollIntoView({ block: 'nearest', behavior: 'smooth' });
+  }, [selected]);
   return (
-    <li class={`plan-task${selected ? ' selected' : ''}`} id={`task-${t.taskName}`} data-task={t.taskName}>
+    <li
+      ref={ref}
+      tabIndex={-1}
+      class={`plan-task${selected ? ' selected' : ''}`}
+      id={`task-${t.taskName}`}
+      data-task={t.taskName}
+    >
       <div class="row-head">
         <strong title={t.task}>{t.taskName}</strong> <Badge value={t.decision} />
       </div>
