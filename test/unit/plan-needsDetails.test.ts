@@ -5,6 +5,7 @@ import { needsDetails, taskHashes } from '../../src/activities/plan/refresh.js';
 const docker: Task = {
   id: '/subscriptions/s/resourceGroups/g/providers/Microsoft.ContainerRegistry/registries/r/tasks/t',
   name: 't',
+  location: 'eastus',
   step: { type: 'Docker', dockerFilePath: 'Dockerfile', contextPath: 'https://github.com/x/y.git' },
 };
 
@@ -26,8 +27,8 @@ describe('needsDetails: would listDetails add anything the index uses?', () => {
   });
 
   it('hashes a masked task the same whatever its key order', () => {
-    const a = taskHashes({ name: 't', id: docker.id, step: docker.step });
-    const b = taskHashes({ step: docker.step, id: docker.id, name: 't' });
+    const a = taskHashes({ name: 't', location: 'eastus', id: docker.id, step: docker.step });
+    const b = taskHashes({ step: docker.step, location: 'eastus', id: docker.id, name: 't' });
     expect(a).toEqual(b);
   });
 });
