@@ -25,6 +25,16 @@ export default tseslint.config(
     },
   },
   {
+    // Durable code relies on the documented API only (the replay tests cover the pinned version, not its internals).
+    files: ['src/entities/**/*.ts', 'src/functions/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['durable-functions/*'], message: 'the public durable-functions API only' }] },
+      ],
+    },
+  },
+  {
     files: ['src/orchestrations/**/*.ts'],
     rules: {
       'no-restricted-imports': [
@@ -46,6 +56,7 @@ export default tseslint.config(
               ],
               message: 'orchestrators are replayed: no I/O, SDKs or Node built-ins',
             },
+            { group: ['durable-functions/*'], message: 'the public durable-functions API only, never its internals' },
             // Orchestrators may import activity names and types (contracts), never the activities themselves.
             {
               regex: '^\\.\\./activities/',

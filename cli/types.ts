@@ -81,3 +81,22 @@ export interface RefreshBody {
   lastUpdatedTime?: string;
   result?: RefreshIndexOutput | null;
 }
+
+/** GET /api/rebuilds/{id}/tasks: every task of a cascade as it stands now (src/functions/views.ts). */
+export interface CascadeTasksBody {
+  id: string;
+  status: string;
+  waves: string[][];
+  tasks: {
+    task: string;
+    taskName: string;
+    wave: number;
+    decision: string;
+    state: string;
+    runId?: string;
+    runStatus?: string;
+    startedAt?: string;
+    finishedAt?: string;
+    adopted?: boolean;
+  }[];
+}

@@ -5,7 +5,7 @@ import pc from './colors.js';
 import type { ApiClient } from './client.js';
 import { CliApiError } from './client.js';
 import { cascadeEnded, colorStatus, duration, taskLabel, totalsLine } from './render.js';
-import type { CascadeBody, PlanBody, TaskResult } from './types.js';
+import type { CascadeBody, CascadeTasksBody, PlanBody, TaskResult } from './types.js';
 
 export interface WatchOptions {
   /** The plan computed when the cascade was started (names each wave's tasks); optional. */
@@ -35,16 +35,30 @@ function waveStates(c: CascadeBody, waves: number): WaveState[] {
   return out;
 }
 
-function waveTasks(plan: PlanBody | undefined, wave: number): string {
+const FINAL = new Set(['succeeded', 'failed', 'blocked', 'skipped', 'canceled']);
+
+/** One task as it stands: `myregistry/app watching (run ca3)`. */
+function taskState(t: CascadeTasksBody['tasks'][number]): string {
+  const run = t.runId ? pc.dim(` (run ${t.runId}${t.adopted ? ', adopted' : ''})`) : '';
+  const state = FINAL.has(t.state) ? colorStatus(t.state) : t.state === 'waiting' ? pc.dim(t.state) : pc.cyan(t.state);
+  return `${taskLabel(t.task, t.taskName)} ${state}${run}`;
+}
+
+function waveTasks(plan: PlanBody | undefined, wave: number, live?: CascadeTasksBody): string {
+  const liveTasks = live?.tasks.filter((t) => t.wave === wave) ?? [];
+  if (liveTasks.length) {
+    const shown = liveTasks.slice(0, 4).map(taskState);
+    return liveTasks.length > 4 ? `${shown.join(', ')} +${liveTasks.length - 4}` : shown.join(', ');
+  }
   const ids = plan?.waves[wave - 1] ?? [];
   const names = ids.map((id) => taskLabel(id, plan?.tasks.find((t) => t.task === id)?.taskName));
   return names.length > 4 ? `${names.slice(0, 4).join(', ')} +${names.length - 4}` : names.join(', ');
 }
 
 /** The in-place frame of a terminal. */
-export function frame(c: CascadeBody, plan: PlanBody | undefined, tick: number): string {
+export function frame(c: CascadeBody, plan: PlanBody | undefined, tick: number, live?: CascadeTasksBody): string {
   const p = c.progress;
-  const waves = Math.max(p?.waves ?? 0, c.result?.waves ?? 0, plan?.waves.length ?? 0);
+  const waves = Math.max(p?.waves ?? 0, c.result?.waves ?? 0, live?.waves.length ?? 0, plan?.waves.length ?? 0);
   const spin = SPINNER[tick % SPINNER.length]!;
   const lines = [`${pc.bold('Cascade')} ${c.id}  ${colorStatus(c.status)}  ${pc.dim(duration(c.createdTime))}`];
   const image = c.result?.image ?? p?.image;
@@ -53,7 +67,7 @@ export function frame(c: CascadeBody, plan: PlanBody | undefined, tick: number):
   waveStates(c, waves).forEach((s, i) => {
     const mark = s === 'done' ? pc.green('✔') : s === 'running' ? pc.cyan(spin) : pc.dim('·');
     const label = s === 'done' ? pc.green('done   ') : s === 'running' ? pc.cyan('running') : pc.dim('waiting');
-    lines.push(`  ${mark} wave ${i + 1}/${waves}  ${label}  ${waveTasks(plan, i + 1)}`);
+    lines.push(`  ${mark} wave ${i + 1}/${waves}  ${label}  ${waveTasks(plan, i + 1, live)}`);
   });
   const totals = c.totals ?? c.result?.totals ?? p?.totals;
   if (totals) lines.push(`  ${totalsLine(totals)}`);
@@ -123,6 +137,9 @@ export async function watchCascade(client: ApiClient, id: string, opts: WatchOpt
   }
   let tick = 0;
   let body: CascadeBody | undefined;
+  // Per-task states (GET /api/rebuilds/{id}/tasks).
+  let live: CascadeTasksBody | undefined;
+  const taskLines = new Map<string, string>();
   try {
     for (;;) {
       try {
@@ -131,7 +148,20 @@ export async function watchCascade(client: ApiClient, id: string, opts: WatchOpt
         // Just started: the instance may not be visible for a moment.
         if (!(err instanceof CliApiError && err.code === 'NotFound' && Date.now() - started < 10_000)) throw err;
       }
-      if (body) update(opts.live ? frame(body, opts.plan, tick++) : progressLine(body));
+      if (body && !opts.quiet) {
+        // Not there yet (before planning) or an older app without the route: the per-wave display goes on without.
+        live = await client.get<CascadeTasksBody>(`rebuilds/${encodeURIComponent(id)}/tasks`).catch(() => live);
+      }
+      if (body) update(opts.live ? frame(body, opts.plan, tick++, live) : progressLine(body));
+      if (body && !opts.live && !opts.quiet && live) {
+        // Logs: one line per task whenever its state or run changes.
+        for (const t of live.tasks) {
+          const line = taskState(t);
+          if (taskLines.get(t.task) === line) continue;
+          taskLines.set(t.task, line);
+          write(`        wave ${t.wave}: ${line}`);
+        }
+      }
       if ((body && cascadeEnded(body)) || opts.signal?.aborted) break;
       await sleep(opts.intervalMs, opts.signal);
       if (opts.signal?.aborted) break;

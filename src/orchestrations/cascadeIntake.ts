@@ -21,6 +21,7 @@ import {
 } from '../contracts/index.js';
 import { normalizeLoginServer, tryParseImageRef } from '../domain/index.js';
 import { callActivity, failureMessage } from './calls.js';
+import { replaySafeLogger } from '../telemetry/log.js';
 
 export interface IntakeResult {
   /** What happened to the push this intake was started for (or, for an owner, the last cascade it ran). */
@@ -33,9 +34,13 @@ export function* cascadeIntake(context: OrchestrationContext): Generator<Task, I
   const input = context.df.getInput() as IntakeInput;
   const owner = context.df.instanceId;
   const tag = new EntityId(EntityNames.cascadeTag, input.cascade.tagKey ?? '');
-  const log = (message: string) => {
-    if (!context.df.isReplaying) context.log(`[cascadeIntake ${owner}] ${message}`);
+  // Records carry the tag's cascade id and the event this intake was started for.
+  const dims = {
+    ...(input.cascade.tagKey ? { cascadeId: input.cascade.tagKey } : {}),
+    ...(input.image?.eventId ? { eventId: input.image.eventId } : {}),
   };
+  const intakeLog = replaySafeLogger(context, dims);
+  const log = (message: string) => intakeLog.info('intake.progress', `[cascadeIntake ${owner}] ${message}`);
 
   let decision: TagDecision;
   if (input.resume) {
@@ -53,7 +58,7 @@ export function* cascadeIntake(context: OrchestrationContext): Generator<Task, I
       return { outcome: 'foreign host', reason };
     }
     // A push made by a run acr-cascade scheduled: the parent cascade carries on through its waves.
-    const own = yield* callActivity(context, ActivityNames.isOwnPush, { image: input.image });
+    const own = yield* callActivity(context, ActivityNames.isOwnPush, { image: input.image }, { dims });
     if (own.own) {
       log(`ignored ${input.image.ref}@${input.image.digest}: own push (${own.reason})`);
       return { outcome: 'own push', ...(own.reason ? { reason: own.reason } : {}) };

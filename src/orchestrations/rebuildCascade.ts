@@ -173,7 +173,10 @@ function* runWindow(
     const open = window.filter((_, k) => !children[k]?.isCompleted).map(({ t }) => t);
     show('running', open.length);
     if (open.length > 0) {
-      if (!context.df.isReplaying) context.log(`[rebuildCascade ${ids.cascadeId}] canceling ${open.length} task(s)`);
+      replaySafeLogger(context, { cascadeId: ids.cascadeId }).info(
+        'cascade.progress',
+        `[rebuildCascade ${ids.cascadeId}] canceling ${open.length} task(s)`,
+      );
       yield* tryCallActivity(context, ActivityNames.cancelRun, steps.cancelInput(input, ids, open));
     }
   }

@@ -157,7 +157,9 @@ describe('scheduleRun and the run simulation', () => {
     await t.admin('PUT', '/acr/runs/config', { durationMs: 20_000 });
     const queued = await schedule(app.name, task.id);
     await t.admin('PUT', '/acr/runs/config', { durationMs: 200 });
-    expect(queued).toMatchObject({ status: 'Queued', task: task.name, provisioningState: 'Succeeded' });
+    expect(queued).toMatchObject({ task: task.name, provisioningState: 'Succeeded' });
+    // Queued, unless the 202's status polls (Retry-After honoured) outlasted the Queued window on a loaded machine.
+    expect(['Queued', 'Running']).toContain(queued.status);
     expect(queued.runId).toMatch(/^[a-z]{2}[0-9a-z]+$/);
     let run = queued;
     // Real timers finish the run after 20 s; the emulator clock is moved on a second at a time to get there sooner.

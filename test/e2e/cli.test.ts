@@ -117,6 +117,9 @@ describe('acr-cascade CLI against the local stack', () => {
     expect(r.stdout).toMatch(
       /^wave 1: myregistry\/(dockerhubtask|helloworldtask) succeeded \(run \w+, \d+s\), myregistry\/(dockerhubtask|helloworldtask) succeeded/m,
     );
+    // And a line per task whenever its state changes (from GET /api/rebuilds/{id}/tasks).
+    expect(r.stdout).toMatch(/^ {8}wave 1: myregistry\/helloworldtask succeeded \(run \w+\)$/m);
+    expect(r.stdout).toMatch(/^ {8}wave 1: myregistry\/dockerhubtask succeeded \(run \w+\)$/m);
     expect(r.stdout).toContain(`Cascade ${id}  Completed`);
 
     const status = await cli(['status', id!, '--output', 'json']);

@@ -36,6 +36,8 @@ function appLines(logs: readonly string[]): HostLine[] {
 /** The functions a push cascade runs through: the trigger, both orchestrations and their activities. */
 const CASCADE_FUNCTIONS = new Set([
   'onRegistryEvent',
+  'cascadeIntake',
+  'registryLoginServer',
   'rebuildCascade',
   'rebuildTask',
   'buildPlan',
@@ -74,8 +76,11 @@ describe('structured logs of a cascade', () => {
     expect(records.filter(({ r }) => r.cascadeId !== id)).toEqual([]);
 
     // The trigger's record names the event it handled.
-    const accepted = records.find(({ r }) => r.event === 'registryEvent.accepted');
-    expect(accepted?.r).toMatchObject({ cascadeId: id, eventId: expect.any(String), how: 'started' });
+    const received = records.find(({ fn, r }) => fn === 'onRegistryEvent' && r.event === 'push.received');
+    expect(received?.r).toMatchObject({ cascadeId: id, eventId: expect.any(String) });
+    // …and so does every record of the intake that handed it to the cascade.
+    const intake = records.filter(({ fn }) => fn === 'cascadeIntake');
+    expect(intake.filter(({ r }) => r.eventId !== received!.r.eventId)).toEqual([]);
 
     // Task-level records name a task of this cascade; run records name the run.
     const tasks = done.result!.tasks;

@@ -480,6 +480,15 @@ export function planOf(waves: string[][], extra: { skip?: string[]; blocked?: st
               })),
         dependsOn: i === 0 ? [] : [...(ids[i - 1] ?? [])],
         outputImages: [`myregistry.azurecr.io/${name}:latest`],
+        // As buildPlan carries them from the domain planner.
+        triggers:
+          i === 0
+            ? [{ why: 'declared', image: BASE_REF }]
+            : (ids[i - 1] ?? []).map((p) => ({
+                why: 'output' as const,
+                image: `myregistry.azurecr.io/${p.split('/').pop()}:latest`,
+                producerTaskId: p,
+              })),
       };
     }
   });

@@ -72,6 +72,10 @@ describe('invocation dimensions', () => {
       }),
     ).toEqual({ cascadeId: 'c1', taskId: '/subscriptions/s/tasks/t', eventId: 'ev' });
     expect(dimensionsOfInput({ taskId: 'explicit', task: 'arm-id' })).toEqual({ taskId: 'explicit' });
+    expect(dimensionsOfInput({ image: { ref: 'r', eventId: 'ev-9' }, log: { cascadeId: 'c2' } })).toEqual({
+      cascadeId: 'c2',
+      eventId: 'ev-9',
+    });
     expect(dimensionsOfInput(['c1'])).toEqual({});
     expect(dimensionsOfInput(null)).toEqual({});
     expect(dimensionsOfInput('cascadeId')).toEqual({});
