@@ -4,14 +4,19 @@
 //   - refresh of the unchanged estate, with the default ARM token buckets on;
 //   - plan latency (median / p99) over 200 plans of random base images, without and with preflight;
 //   - heap used by the index.
-// Estate: one base registry with 50 base images; 200 app registries with 50 Docker-step tasks each and one
-// user-assigned identity each (AcrPull on the base registry); 90% of tasks build FROM a base image, 10% FROM the
-// output of another task of the same registry (a second level); bases are declared with the `cascade.baseImages` tag.
+// Estate: one base registry with 50 base images (anonymous pull, as corporate base images often are); 200 app
+// registries with 50 Docker-step tasks each and one user-assigned identity each (AcrPull on the base registry); 90% of
+// tasks build FROM a base image, 10% FROM the output of another task of the same registry (a second level); bases
+// are declared with the `cascade.baseImages` tag. A realistic credential mix: ~10% of tasks log in to Docker Hub with
+// a Key Vault-backed user name and password (read with their identity); the rest carry no custom registry
+// credentials, so the index reads only the ~10% in full (`listDetails` is a POST: it spends ARM write tokens).
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { ContainerRegistryManagementClient } from '@azure/arm-containerregistry';
 import { AuthorizationManagementClient } from '@azure/arm-authorization';
 import { ManagedServiceIdentityClient } from '@azure/arm-msi';
+import { KeyVaultManagementClient } from '@azure/arm-keyvault';
+import { SecretClient } from '@azure/keyvault-secrets';
 import { startEmulator, appPrincipal, operatorPrincipal, type Emulator } from '../local/azure/index.js';
 import { EmulatorTokenCredential } from '../local/azure/credential.js';
 import { guidFrom } from '../local/azure/guid.js';
@@ -25,6 +30,8 @@ import { mapLimit } from '../src/activities/shared/async.js';
 const REGISTRIES = Number(process.env.BENCH_PLAN_REGISTRIES ?? 200);
 const TASKS_PER_REGISTRY = Number(process.env.BENCH_PLAN_TASKS_PER_REGISTRY ?? 50);
 const BASE_IMAGES = 50;
+/** Share of tasks with Key Vault-backed Docker Hub credentials. */
+const KEY_VAULT_SHARE = Number(process.env.BENCH_PLAN_KEY_VAULT_SHARE ?? 0.1);
 const PLANS = Number(process.env.BENCH_PLAN_PLANS ?? 200);
 const PREFLIGHT_PLANS = Number(process.env.BENCH_PLAN_PREFLIGHT_PLANS ?? 50);
 const RG = 'benchrg';
@@ -135,6 +142,7 @@ export async function run(): Promise<Record<string, unknown>> {
     const base = await acr.registries.beginCreateAndWait(RG, 'benchbase', {
       location: LOCATION,
       sku: { name: 'Premium' },
+      anonymousPullEnabled: true,
     });
     const baseLs = base.loginServer!;
     const baseRefs: string[] = [];
@@ -149,8 +157,51 @@ export async function run(): Promise<Record<string, unknown>> {
       await assign(base.id!, `${name}-acrpull`, ROLE.acrPull, ident.principalId!);
       return { id: ident.id!, clientId: ident.clientId! };
     });
+    // One vault with the Docker Hub user name and password; the app may list secret properties, every task identity
+    // may get them.
+    const kvm = new KeyVaultManagementClient(operator, sub, {
+      endpoint: emu.armEndpoint,
+      credentials: { scopes: ['https://management.azure.com/.default'] },
+    });
+    const identityPrincipals = await mapLimit(identities, 16, async (i) =>
+      msi.userAssignedIdentities.get(RG, i.id.split('/').pop() as string),
+    );
+    const vault = await kvm.vaults.createOrUpdate(RG, 'benchkv', {
+      location: LOCATION,
+      properties: {
+        tenantId: emu.tenantId,
+        sku: { family: 'A', name: 'standard' },
+        enableRbacAuthorization: false,
+        accessPolicies: [
+          {
+            tenantId: emu.tenantId,
+            objectId: operatorPrincipal(emu).objectId,
+            permissions: { secrets: ['set', 'list'] },
+          },
+          { tenantId: emu.tenantId, objectId: appPrincipal(emu).objectId, permissions: { secrets: ['list'] } },
+          ...identityPrincipals.map((i) => ({
+            tenantId: emu.tenantId,
+            objectId: i.principalId as string,
+            permissions: { secrets: ['get'] },
+          })),
+        ],
+      },
+    });
+    const vaultUri = (vault.properties.vaultUri as string).replace(/\/+$/, '');
+    const secrets = new SecretClient(vaultUri, operator, { disableChallengeResourceVerification: true });
+    const yearFromNow = new Date(Date.now() + 365 * 86400_000);
+    await secrets.setSecret('HubUser', 'benchuser', { expiresOn: yearFromNow });
+    await secrets.setSecret('HubPassword', 'bench-password', { expiresOn: yearFromNow });
+
     // Task specs first (deterministic), then the PUTs in parallel.
-    const specs: { registry: string; name: string; base: string; identity: { id: string; clientId: string } }[] = [];
+    const specs: {
+      registry: string;
+      name: string;
+      base: string;
+      identity: { id: string; clientId: string };
+      keyVault: boolean;
+    }[] = [];
+    let withKeyVault = 0;
     let secondLevel = 0;
     registryNames.forEach((registry, r) => {
       const ls = `${registry}.azurecr.io`;
@@ -160,7 +211,15 @@ export async function run(): Promise<Record<string, unknown>> {
           ? `${ls}/app${String(Math.floor(random() * 5)).padStart(2, '0')}:latest`
           : (baseRefs[Math.floor(random() * BASE_IMAGES)] as string);
         if (level2) secondLevel++;
-        specs.push({ registry, name: `task${String(i).padStart(2, '0')}`, base: baseRef, identity: identities[r]! });
+        const keyVault = random() < KEY_VAULT_SHARE;
+        if (keyVault) withKeyVault++;
+        specs.push({
+          registry,
+          name: `task${String(i).padStart(2, '0')}`,
+          base: baseRef,
+          identity: identities[r]!,
+          keyVault,
+        });
       }
     });
     await mapLimit(specs, 32, async (s) => {
@@ -176,7 +235,19 @@ export async function run(): Promise<Record<string, unknown>> {
           contextPath: 'https://github.com/example/app.git',
           imageNames: [`app${i}:latest`],
         },
-        credentials: { customRegistries: { [baseLs]: { identity: s.identity.clientId } } },
+        ...(s.keyVault
+          ? {
+              credentials: {
+                customRegistries: {
+                  'docker.io': {
+                    userName: { type: 'Vaultsecret', value: `${vaultUri}/secrets/HubUser` },
+                    password: { type: 'Vaultsecret', value: `${vaultUri}/secrets/HubPassword` },
+                    identity: s.identity.clientId,
+                  },
+                },
+              },
+            }
+          : {}),
         timeout: 600,
       });
     });
@@ -190,6 +261,7 @@ export async function run(): Promise<Record<string, unknown>> {
       storageConnection: az.connectionString,
       managedScopes: [`/subscriptions/${sub}`],
       watchedRegistries: [base.id!],
+      watchedVaults: [vault.id!],
     };
     const deps: Deps = { settings, clients: createAzureClients(settings, app), now: () => new Date(), log: () => {} };
 
@@ -261,6 +333,7 @@ export async function run(): Promise<Record<string, unknown>> {
         tasks: REGISTRIES * TASKS_PER_REGISTRY,
         baseImages: BASE_IMAGES,
         secondLevelTasks: secondLevel,
+        tasksWithKeyVaultCredentials: withKeyVault,
         createdThrough: 'ARM (official SDK clients), throttling off',
         setupSeconds: ms(setupMs / 1000),
       },
@@ -270,6 +343,9 @@ export async function run(): Promise<Record<string, unknown>> {
         registries: built.registries,
         armReads: buildRequests.reads,
         armWrites: buildRequests.writes,
+        // listDetails only for tasks whose masked view shows credentials (Done-when: ≤ tasks with credentials).
+        listDetailsWrites: buildRequests.byOperation['tasks.getDetails'] ?? 0,
+        tasksWithCredentials: withKeyVault,
         byOperation: buildRequests.byOperation,
         throttling: 'off',
         // Default buckets per principal: reads 250 burst + 25/s; writes (getDetails is a POST) 200 burst + 10/s.
@@ -281,6 +357,7 @@ export async function run(): Promise<Record<string, unknown>> {
         seconds: ms(refreshMs / 1000),
         armReads: refreshRequests.reads,
         armWrites: refreshRequests.writes,
+        listDetailsWrites: refreshRequests.byOperation['tasks.getDetails'] ?? 0,
         byOperation: refreshRequests.byOperation,
         written: refreshed.added + refreshed.changed + refreshed.removed,
         versionUnchanged: refreshed.version === built.version,

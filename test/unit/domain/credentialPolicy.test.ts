@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  daysLeft,
   isRotatable,
   normalizeVaultUrl,
   parseCredentialValue,
@@ -8,6 +9,7 @@ import {
   secretHealth,
   secretKey,
   SecretUriError,
+  unixSeconds,
   vaultNameFromUrl,
 } from '../../../src/domain/index.js';
 import { DAY, NOW, secret, VAULT_URL } from './seed.js';
@@ -66,6 +68,23 @@ describe('secretHealth', () => {
     expect(secretHealth({ ...base, use: { secret: ref } }).fix).toBe(
       'az keyvault secret set --vault-name mykeyvault --name Password --value <value>',
     );
+  });
+});
+
+describe('daysLeft: one definition everywhere', () => {
+  it('counts whole days, rounded down: 0 on the last day, -1 the second after expiry', () => {
+    expect(daysLeft(NOW + 30 * DAY, NOW)).toBe(30);
+    expect(daysLeft(NOW + 30 * DAY - 1, NOW)).toBe(29);
+    expect(daysLeft(NOW + 1, NOW)).toBe(0);
+    expect(daysLeft(NOW, NOW)).toBe(0);
+    expect(daysLeft(NOW - 1, NOW)).toBe(-1);
+    expect(unixSeconds(new Date((NOW + 0.999) * 1000))).toBe(NOW);
+  });
+
+  it('calls a secret expiring exactly when fewer whole days than the warning window are left', () => {
+    const at = (exp: number) => secretHealth({ ...base, props: secret('Password', { expiresOn: exp }) });
+    expect(at(NOW + 30 * DAY)).toMatchObject({ status: 'healthy', daysLeft: 30 });
+    expect(at(NOW + 30 * DAY - 1)).toMatchObject({ status: 'expiring', daysLeft: 29 });
   });
 });
 
