@@ -188,9 +188,11 @@ export function* rebuildTask(context: OrchestrationContext): Generator<Task, Tas
       while (!isTerminal(info.status)) {
         const now = context.df.currentUtcDateTime;
         if (now.getTime() >= deadline.getTime()) {
+          // No cascadeStartedAt: this gives up on one run; it must not mark the whole cascade canceled (which
+          // would cancel every sibling's run at its next poll).
           const cancel: CancelRunInput = {
             cascadeId: input.cascadeId,
-            cascadeStartedAt: input.cascadeStartedAt ?? '',
+            cascadeStartedAt: '',
             runs: [{ registryId: scheduled.registryId, runId: scheduled.runId }],
           };
           yield* tryCallActivity(context, ActivityNames.cancelRun, cancel);
