@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ContainerRegistryManagementClient } from '@azure/arm-containerregistry';
 import { startStack, type RunningStack } from '../local/stack/stack.js';
+import { sleep, stackApi } from './stackApi.js';
 import { SEED } from '../local/azure/seed.js';
 import type { ArmResource } from '../local/azure/core/state.js';
 import { cascadeInstanceId } from '../src/domain/index.js';
@@ -53,8 +54,6 @@ interface Measure {
   scheduleRunRequestsPerRun: number;
   topArmOperations: Counts;
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Splits the emulator's counters into ARM reads and writes (identity, Key Vault, registry data, Event Grid apart). */
 export function armCounts(c: Counts): { reads: number; writes: number; ops: Counts } {
@@ -102,20 +101,7 @@ export async function run(): Promise<Record<string, unknown>> {
     const s = stack;
     const emu = s.emu;
     const seed = s.seed!;
-    const admin = async (method: string, path: string, body?: unknown) => {
-      const res = await fetch(`${emu.armEndpoint}/_emulator${path}`, {
-        method,
-        headers: { 'content-type': 'application/json' },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      });
-      if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
-      return res.status === 204 ? undefined : ((await res.json()) as unknown);
-    };
-    const call = async (method: string, path: string) => {
-      const f = s.description.functions;
-      const res = await fetch(`${f.baseUrl}${path}${path.includes('?') ? '&' : '?'}code=${f.functionKey}`, { method });
-      return { status: res.status, json: (await res.json()) as Record<string, unknown> };
-    };
+    const { admin, call, refreshIndex } = stackApi(s);
 
     // ---- setup (throttling off) ----------------------------------------------------------------------------------
     await admin('PUT', '/throttle', { enabled: false });
@@ -167,14 +153,7 @@ export async function run(): Promise<Record<string, unknown>> {
       tasksOfSize.set(size, names);
     }
     const tasksMs = Date.now() - setupStart;
-    const refresh = await call('POST', '/api/index/refresh');
-    if (refresh.status !== 202) throw new Error(`index refresh: ${refresh.status} ${JSON.stringify(refresh.json)}`);
-    for (;;) {
-      const st = await call('GET', '/api/index/refresh');
-      if (st.json.runtimeStatus === 'Completed') break;
-      if (st.json.runtimeStatus === 'Failed') throw new Error('index refresh failed');
-      await sleep(250);
-    }
+    await refreshIndex();
     const setupMs = Date.now() - setupStart;
 
     // ---- measurements --------------------------------------------------------------------------------------------

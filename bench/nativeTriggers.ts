@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ContainerRegistryManagementClient } from '@azure/arm-containerregistry';
 import { startStack, type RunningStack } from '../local/stack/stack.js';
+import { sleep, stackApi } from './stackApi.js';
 import { SEED } from '../local/azure/seed.js';
 import type { ArmResource } from '../local/azure/core/state.js';
 import { cascadeInstanceId } from '../src/domain/index.js';
@@ -37,8 +38,6 @@ type RunResource = ArmResource & {
   properties: { task?: string; createTime: string; status: string; imageUpdateTrigger?: unknown };
 };
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 export async function run(): Promise<Record<string, unknown>> {
   const stateDir = mkdtempSync(join(tmpdir(), 'bench-native-'));
   let stack: RunningStack | undefined;
@@ -53,20 +52,7 @@ export async function run(): Promise<Record<string, unknown>> {
     const s = stack;
     const emu = s.emu;
     const seed = s.seed!;
-    const admin = async (method: string, path: string, body?: unknown) => {
-      const res = await fetch(`${emu.armEndpoint}/_emulator${path}`, {
-        method,
-        headers: { 'content-type': 'application/json' },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      });
-      if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
-      return res.status === 204 ? undefined : ((await res.json()) as unknown);
-    };
-    const call = async (method: string, path: string) => {
-      const f = s.description.functions;
-      const res = await fetch(`${f.baseUrl}${path}${path.includes('?') ? '&' : '?'}code=${f.functionKey}`, { method });
-      return { status: res.status, json: (await res.json()) as Record<string, unknown> };
-    };
+    const { admin, call, refreshIndex } = stackApi(s);
     const runs = () => emu.store.listResources<RunResource>('Microsoft.ContainerRegistry/registries/runs');
 
     // ---- setup (throttling off): tasks with the CLI's trigger, one run each, the index ---------------------------
@@ -137,15 +123,7 @@ export async function run(): Promise<Record<string, unknown>> {
         break;
       await sleep(200);
     }
-    const refresh = await call('POST', '/api/index/refresh');
-    if (refresh.status !== 202) throw new Error(`POST /api/index/refresh: ${refresh.status}`);
-    // The API's status route (one status vocabulary), not the durable runtime's.
-    for (;;) {
-      const st = (await call('GET', '/api/index/refresh')).json as { status?: string };
-      if (st.status === 'Completed') break;
-      if (st.status === 'Failed') throw new Error('index refresh failed');
-      await sleep(250);
-    }
+    await refreshIndex();
     const setupMs = Date.now() - setupStart;
 
     // ---- measurements (default ARM buckets) -------------------------------------------------------------------
