@@ -293,7 +293,8 @@ describeBicep('the app identity holding only the roles infra/ assigns', () => {
         },
         90_000,
       );
-      expect(out.runtimeStatus).toBe('Completed');
+      // A failed check's output is its error: the message says what failed.
+      expect(out.runtimeStatus, JSON.stringify(out.output)).toBe('Completed');
       // Key Vault events of the new versions start targeted checks too: whichever check did it, the pin was
       // refreshed and the password rotated.
       await waitFor('the pinned version to be refreshed', async () => {
