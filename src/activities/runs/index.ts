@@ -16,6 +16,7 @@
 import type { Run, RunRequestUnion, TaskRunRequest } from '@azure/arm-containerregistry';
 import { fnv1a64, formatImageRef, parseImageRef, repositoryKey, runKey, tryParseImageRef } from '../../domain/index.js';
 import { registryAddress, runFilterText, taskAddress, toRunSummary } from '../../azure/adapters.js';
+import { LRO_POLL } from '../../azure/clients.js';
 import {
   TERMINAL_RUN_STATUSES,
   type CancelRunInput,
@@ -148,7 +149,7 @@ export function createRunActivities(deps: Deps, options: RunActivitiesOptions = 
     const run = await getRunRaw(ref);
     if (isTerminal(runInfoOf(run, ref.registryId).status)) return 'finished';
     const a = registryAddress(ref.registryId);
-    await deps.clients.acr(a.subscriptionId).runs.beginCancelAndWait(a.resourceGroup, a.name, ref.runId);
+    await deps.clients.acr(a.subscriptionId).runs.beginCancelAndWait(a.resourceGroup, a.name, ref.runId, LRO_POLL);
     return 'canceled';
   }
 
@@ -297,7 +298,7 @@ export function createRunActivities(deps: Deps, options: RunActivitiesOptions = 
         const request: RunRequestUnion = runRequest(input, token);
         run = await deps.clients
           .acr(addr.subscriptionId)
-          .registries.beginScheduleRunAndWait(addr.resourceGroup, addr.name, request);
+          .registries.beginScheduleRunAndWait(addr.resourceGroup, addr.name, request, LRO_POLL);
       } catch (err) {
         const code = restStatus(err);
         if (code === 429) {
