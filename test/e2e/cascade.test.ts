@@ -9,7 +9,7 @@ import { SEED } from '../../local/azure/seed.js';
 import { parseLine } from '../../src/telemetry/log.js';
 import { guidFrom } from '../../local/azure/guid.js';
 import { keyOf, tokenOf } from '../../src/activities/runs/index.js';
-import type { CascadeResult, Plan, TaskResult } from '../../src/contracts/index.js';
+import type { CascadeResult, PlanView, TaskResult } from '../../src/contracts/index.js';
 import { nativeFor, runsForUpdate, startCascadeStack, waitFor, withToken, type CascadeStack } from './cascadeStack.js';
 
 let s: CascadeStack;
@@ -398,7 +398,7 @@ describe('/api/rebuilds', () => {
     const res = await s.call('POST', '/api/rebuilds', { body: { image: baseRef(), dryRun: true } });
     expect(res.status).toBe(200);
     // The plan shape of GET /api/plan: tasks as a list in wave order.
-    const plan = res.json.plan as Omit<Plan, 'tasks'> & { tasks: Plan['tasks'][string][] };
+    const plan = res.json.plan as Omit<PlanView, 'tasks'> & { tasks: PlanView['tasks'][string][] };
     expect(plan.waves.flat().sort()).toEqual([dockerhub(), hello()].sort());
     expect(plan.tasks.find((t) => t.task === hello())).toMatchObject({ decision: 'rebuild', wave: 1 });
     expect((await s.runsOf(SEED.tasks.hello)).length).toBe(before);
