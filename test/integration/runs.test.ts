@@ -252,6 +252,22 @@ describe('scheduleRun throttling', () => {
     expect((await runsOf(SEED.tasks.hello)).length).toBe(before + 1);
   }, 60_000);
 
+  it('keeps the claim when ARM accepted the run but polling its operation is throttled, and adopts that run later', async () => {
+    // A 429 on the LRO's reads after the 202 means the run exists: releasing the claim would schedule a second one.
+    await t.admin('PUT', '/faults', { rate429: 1, match: 'registries\\.operationStatuses\\.get' });
+    const req = input();
+    const before = (await runsOf(SEED.tasks.hello)).length;
+    const out = await runs.scheduleRun(req);
+    expect(out).toMatchObject({ kind: 'throttled' });
+    expect((await runsOf(SEED.tasks.hello)).length).toBe(before + 1);
+    expect(await runs.claimOf(req)).toMatchObject({ cascadeId: 'cascade-test' });
+    expect((await runs.claimOf(req))?.runId).toBeUndefined();
+    await t.admin('PUT', '/faults', { rate429: 0 });
+    const later = await runs.scheduleRun(req);
+    expect(later).toMatchObject({ kind: 'scheduled', deduplicated: true });
+    expect((await runsOf(SEED.tasks.hello)).length).toBe(before + 1);
+  }, 60_000);
+
   it('rejects a run of a disabled task and releases the claim', async () => {
     await acr.tasks.beginUpdateAndWait(rg, SEED.appRegistry, SEED.tasks.dockerhub, { status: 'Disabled' });
     try {

@@ -68,6 +68,18 @@ export interface PlanActivitiesOptions {
   indexCheckIntervalMs?: number;
 }
 
+/** How old an index that found no registry may be before a plan builds it again (see index()). */
+export const EMPTY_INDEX_RETRY_MS = 60_000;
+
+/** An index that found no registry and is at least EMPTY_INDEX_RETRY_MS old: build it again before using it. */
+export function emptyIndexExpired(
+  snap: { registries: { size: number }; meta: { refreshedAt: string } },
+  now: Date,
+): boolean {
+  const age = now.getTime() - Date.parse(snap.meta.refreshedAt);
+  return snap.registries.size === 0 && !(age < EMPTY_INDEX_RETRY_MS);
+}
+
 export function createPlanActivities(deps: Deps, options: PlanActivitiesOptions = {}): PlanActivities {
   const store = new IndexStore(deps.clients.table(INDEX_TABLE), options.indexCheckIntervalMs);
   const adapters = (): ArmAdapters => createArmAdapters(deps.clients);
@@ -83,7 +95,10 @@ export function createPlanActivities(deps: Deps, options: PlanActivitiesOptions 
 
   async function index(): Promise<IndexSnapshot> {
     const existing = await store.load();
-    if (existing) return existing;
+    // An index that saw no registry at all is not trusted for long: ARM lists only what the caller may read, so one
+    // built before the app's roles took effect is empty without an error. It is built again on use, at most once a
+    // minute, instead of answering BaseNotFound until the quarter-hourly refresh.
+    if (existing && !emptyIndexExpired(existing, deps.now())) return existing;
     // First use: build it (once per process, whoever asks first).
     building ??= refresh({ trigger: 'plan' }).finally(() => (building = undefined));
     await building;

@@ -77,6 +77,12 @@ function restStatus(err: unknown): number | undefined {
   return typeof s === 'number' ? s : undefined;
 }
 
+/** Whether a failed scheduleRun failed on its POST (nothing accepted), not on the LRO's reads after a 202. */
+function refusedTheWrite(err: unknown): boolean {
+  const method = (err as { request?: { method?: unknown } } | null)?.request?.method;
+  return typeof method === 'string' && method.toUpperCase() === 'POST';
+}
+
 function retryAfterOf(err: unknown): number {
   const headers = (err as { response?: { headers?: { get(name: string): string | undefined } } }).response?.headers;
   const raw = headers?.get('retry-after');
@@ -291,6 +297,14 @@ export function createRunActivities(deps: Deps, options: RunActivitiesOptions = 
           .registries.beginScheduleRunAndWait(addr.resourceGroup, addr.name, request, LRO_POLL);
       } catch (err) {
         const code = restStatus(err);
+        if (code !== undefined && code >= 400 && code < 500 && !refusedTheWrite(err)) {
+          // The POST was accepted (202) and a poll of the operation or the read of the run failed: the run exists.
+          // Keep the claim: the next attempt adopts the run by its token (findRun) instead of scheduling a second one.
+          deps.log(
+            `scheduleRun ${addr.taskName}: accepted, but reading the operation failed (${code}); adopting later`,
+          );
+          return { kind: 'throttled', retryAfterSeconds: code === 429 ? retryAfterOf(err) : 5 };
+        }
         if (code === 429) {
           await store.release(partitionKey, rowKey, etag);
           const retryAfterSeconds = retryAfterOf(err);
