@@ -10,8 +10,16 @@ import { TableClient } from '@azure/data-tables';
 import { EventGridPublisherClient } from '@azure/eventgrid';
 import type { Settings } from '../config/settings.js';
 import { invocationLog } from '../telemetry/invocation.js';
-import { WRITE_BURST, WRITE_REFILL_PER_SECOND, WritePacer, writePacerPolicy } from './writePacer.js';
-import { PACING_TABLE, TableWriteBudget } from './writeBudget.js';
+import {
+  MAX_READ_WAIT_MS,
+  READ_BURST,
+  READ_REFILL_PER_SECOND,
+  WRITE_BURST,
+  WRITE_REFILL_PER_SECOND,
+  WritePacer,
+  writePacerPolicy,
+} from './writePacer.js';
+import { PACING_TABLE, READS_PARTITION, TableWriteBudget } from './writeBudget.js';
 
 export interface AzureClients {
   readonly credential: TokenCredential;
@@ -96,7 +104,20 @@ export function createAzureClients(
       onSharedError: (err) =>
         invocationLog(`ARM write budget: the shared table failed; pacing this instance alone: ${String(err)}`),
     });
-  const acrOptions = { ...arm, additionalPolicies: [writePacerPolicy(writePacer)] };
+  // ARM's read bucket, shared the same way: ACR's LRO polls (two reads per scheduleRun) wait for it instead of 429s.
+  const readPacer = new WritePacer({
+    burst: READ_BURST,
+    perSecond: READ_REFILL_PER_SECOND,
+    maxWaitMs: MAX_READ_WAIT_MS,
+    shared: new TableWriteBudget(tables(PACING_TABLE), {
+      burst: READ_BURST,
+      perSecond: READ_REFILL_PER_SECOND,
+      partition: READS_PARTITION,
+    }),
+    onSharedError: (err) =>
+      invocationLog(`ARM read budget: the shared table failed; pacing this instance alone: ${String(err)}`),
+  });
+  const acrOptions = { ...arm, additionalPolicies: [writePacerPolicy(writePacer, readPacer)] };
   let publisher: EventGridPublisherClient<'CloudEvent'> | undefined;
   return {
     credential,

@@ -5,6 +5,10 @@
 // One pacer per AzureClients (one credential = one principal), i.e. one per worker process in production; with a
 // SharedWriteBudget (writeBudget.ts, a Table row) the pacers of every instance of the app draw from one bucket, as ARM
 // counts it, instead of each spending the whole of it.
+// The same class paces ARM's read bucket (250, 25/s; READ_* below): with ACR's 202 + Azure-AsyncOperation answers each
+// scheduleRun is one write and two reads (the operation poll, then the run), so 200 writes at once are 400 reads at
+// once. Unpaced, those polls earned 429s until the SDK's retries ran out; the write had been accepted, the activity saw
+// a 429 and scheduled the run again. The pipeline policy therefore makes every GET wait for a read token.
 import type { ContainerRegistryManagementClientOptionalParams } from '@azure/arm-containerregistry';
 import { invocationLog } from '../telemetry/invocation.js';
 import { formatLine, recordOf } from '../telemetry/log.js';
@@ -17,7 +21,15 @@ export const WRITE_REFILL_PER_SECOND = 10;
 export const MAX_WRITE_WAIT_MS = 10_000;
 /** Most tokens one take from the shared budget asks for (the writers waiting in this process, up to this). */
 export const MAX_SHARED_TAKE = 20;
+/** After the shared budget failed (storage unreachable), pace this process alone for this long before trying it again. */
+export const SHARED_RETRY_AFTER_MS = 30_000;
 export const REMAINING_WRITES_HEADER = 'x-ms-ratelimit-remaining-subscription-writes';
+/** ARM's per-principal subscription read bucket. */
+export const READ_BURST = 250;
+export const READ_REFILL_PER_SECOND = 25;
+/** A read has no durable timer to go to: it waits in-process, up to this per acquire, then asks again. */
+export const MAX_READ_WAIT_MS = 60_000;
+export const REMAINING_READS_HEADER = 'x-ms-ratelimit-remaining-subscription-reads';
 
 export interface WritePacerOptions {
   burst?: number;
@@ -53,6 +65,8 @@ export class WritePacer {
   private readonly pending = new Map<string, { waiting: number; inFlight: number }>();
   private readonly shared: SharedWriteBudget | undefined;
   private readonly onSharedError: (err: unknown) => void;
+  /** The shared budget failed: until then every acquire paces locally instead of waiting on a dead table again. */
+  private sharedDownUntil = 0;
   /** Per subscription: tokens taken from the shared budget not yet used, writers waiting, the take in flight. */
   private readonly sharedState = new Map<string, { spare: number; wanting: number; taking?: Promise<BudgetTake> }>();
 
@@ -63,12 +77,12 @@ export class WritePacer {
     return p;
   }
 
-  /** The pipeline policy brackets every write it sends, so a header can be read net of writes still on the way. */
-  beginWrite(subscriptionId: string): void {
+  /** The pipeline policy brackets every request it sends, so a header can be read net of requests still on the way. */
+  beginRequest(subscriptionId: string): void {
     this.pendingOf(subscriptionId).inFlight++;
   }
 
-  endWrite(subscriptionId: string): void {
+  endRequest(subscriptionId: string): void {
     const p = this.pendingOf(subscriptionId);
     p.inFlight = Math.max(0, p.inFlight - 1);
   }
@@ -150,7 +164,8 @@ export class WritePacer {
             });
           taken = await state.taking;
         } catch (err) {
-          this.onSharedError(err);
+          if (this.now() >= this.sharedDownUntil) this.onSharedError(err);
+          this.sharedDownUntil = this.now() + SHARED_RETRY_AFTER_MS;
           return { waitedMs: this.now() - started };
         }
         // Granted, but to writers ahead of us: ask again at once (with everyone still waiting).
@@ -169,7 +184,7 @@ export class WritePacer {
   /** Waits (at most maxWaitMs) for a write token of the subscription: the app's shared one, then this process's. */
   async acquire(subscriptionId: string): Promise<WritePermit> {
     let sharedWaitMs = 0;
-    if (this.shared) {
+    if (this.shared && this.now() >= this.sharedDownUntil) {
       const s = await this.takeShared(this.shared, subscriptionId);
       if ('retryAfterSeconds' in s) return { kind: 'throttled', retryAfterSeconds: s.retryAfterSeconds };
       sharedWaitMs = s.waitedMs;
@@ -232,11 +247,15 @@ export function subscriptionOfUrl(url: string): string | undefined {
   return /\/subscriptions\/([^/?#]+)/i.exec(url)?.[1];
 }
 
-/** Feeds one ARM response to the pacer; what the pipeline policy does for every attempt. */
+const WRITE_METHODS = /^(PUT|POST|PATCH)$/i;
+const READ_METHODS = /^(GET|HEAD)$/i;
+
+/** Feeds one ARM response to the pacers (writes; reads when given); what the pipeline policy does for every attempt. */
 export function observeArmResponse(
   pacer: WritePacer,
   request: { method: string; url: string },
   response: { status: number; headers: { get(name: string): string | undefined } },
+  reads?: WritePacer,
 ): void {
   const sub = subscriptionOfUrl(request.url);
   if (!sub) return;
@@ -250,32 +269,59 @@ export function observeArmResponse(
       ),
     );
   }
-  const remaining = response.headers.get(REMAINING_WRITES_HEADER);
-  if (remaining !== undefined && remaining.trim() !== '') {
-    pacer.observeRemaining(sub, Number(remaining));
-  } else if (response.status === 429 && /^(PUT|POST|PATCH)$/i.test(request.method)) {
-    pacer.observeThrottled(sub, retryAfterSecondsOf((n) => response.headers.get(n)) ?? 0);
+  if (response.status === 429) {
+    // The bucket of the request's kind is empty until Retry-After, whatever a remaining-count header says.
+    const throttled = WRITE_METHODS.test(request.method)
+      ? pacer
+      : READ_METHODS.test(request.method)
+        ? reads
+        : undefined;
+    throttled?.observeThrottled(sub, retryAfterSecondsOf((n) => response.headers.get(n)) ?? 0);
+  }
+  const remainingOf = (name: string): number | undefined => {
+    const raw = response.headers.get(name);
+    return raw !== undefined && raw.trim() !== '' ? Number(raw) : undefined;
+  };
+  const writes = remainingOf(REMAINING_WRITES_HEADER);
+  if (writes !== undefined) pacer.observeRemaining(sub, writes);
+  const left = remainingOf(REMAINING_READS_HEADER);
+  if (left !== undefined) reads?.observeRemaining(sub, left);
+}
+
+/** Waits for a read token (reads have no durable timer to go to); a long block is waited out in steps. */
+async function acquireRead(reads: WritePacer, subscriptionId: string): Promise<void> {
+  for (;;) {
+    const permit = await reads.acquire(subscriptionId);
+    if (permit.kind === 'granted') return;
+    await new Promise((r) => setTimeout(r, permit.retryAfterSeconds * 1000));
   }
 }
 
 type AdditionalPolicy = NonNullable<ContainerRegistryManagementClientOptionalParams['additionalPolicies']>[number];
 
-/** Pipeline policy (per retry, so every 429 the SDK retries is seen) that teaches the pacer from ARM's headers. */
-export function writePacerPolicy(pacer: WritePacer): AdditionalPolicy {
+/**
+ * Pipeline policy (per retry, so every 429 the SDK retries is seen) that teaches the pacers from ARM's headers and,
+ * with a read pacer, makes every GET (LRO polls included) wait for a read token. Writes are not held here: the caller
+ * acquires a write token first, where it can still turn a long wait into a durable timer.
+ */
+export function writePacerPolicy(pacer: WritePacer, reads?: WritePacer): AdditionalPolicy {
   return {
     position: 'perRetry',
     policy: {
       name: 'acrCascadeWritePacer',
       async sendRequest(request, next) {
-        const sub = /^(PUT|POST|PATCH)$/i.test(request.method) ? subscriptionOfUrl(request.url) : undefined;
-        if (sub) pacer.beginWrite(sub);
+        const sub = subscriptionOfUrl(request.url);
+        const isRead = READ_METHODS.test(request.method);
+        const bracket = !sub ? undefined : WRITE_METHODS.test(request.method) ? pacer : isRead ? reads : undefined;
+        if (sub && isRead && reads) await acquireRead(reads, sub);
+        if (sub) bracket?.beginRequest(sub);
         let response;
         try {
           response = await next(request);
         } finally {
-          if (sub) pacer.endWrite(sub);
+          if (sub) bracket?.endRequest(sub);
         }
-        observeArmResponse(pacer, request, response);
+        observeArmResponse(pacer, request, response, reads);
         return response;
       },
     },

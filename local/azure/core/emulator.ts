@@ -574,7 +574,7 @@ export class Emulator {
     if (sub && sub.toLowerCase() !== this.subscriptionId.toLowerCase()) throw armErrors.subscriptionNotFound(sub);
 
     // Throttling (per principal + subscription + kind)
-    const bucket = this.throttle.take(req.caller.objectId, sub ?? 'tenant', kind, Date.now());
+    const bucket = this.throttle.take(req.caller.objectId, sub ?? 'tenant', kind, Date.now(), route.op);
     if ('retryAfter' in bucket)
       throw armErrors.throttled(bucket.retryAfter, kind === 'read' ? 'subscription reads' : `subscription ${kind}s`);
 
