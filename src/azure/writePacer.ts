@@ -125,7 +125,7 @@ export class WritePacer {
     const now = this.now();
     const blockedMs = Math.max(0, b.at - now);
     const waitMs = blockedMs + Math.max(0, ((1 - b.tokens) / this.perSecond) * 1000);
-    if (waitMs > this.maxWaitMs) return { retryAfterSeconds: Math.max(1, Math.ceil(waitMs / 1000)) };
+    if (waitMs > this.maxWaitMs) return { retryAfterSeconds: comeBackAfter(waitMs) };
     b.tokens -= 1;
     return { waitMs: Math.ceil(waitMs) };
   }
@@ -172,7 +172,7 @@ export class WritePacer {
         if (state.spare > 0 || taken.granted > 0) continue;
         const waited = this.now() - started;
         if (waited + taken.waitMs > this.maxWaitMs) {
-          return { retryAfterSeconds: Math.max(1, Math.ceil(taken.waitMs / 1000)) };
+          return { retryAfterSeconds: comeBackAfter(taken.waitMs) };
         }
         await this.sleep(Math.max(1, taken.waitMs));
       }
@@ -183,14 +183,22 @@ export class WritePacer {
 
   /** Waits (at most maxWaitMs) for a write token of the subscription: the app's shared one, then this process's. */
   async acquire(subscriptionId: string): Promise<WritePermit> {
-    let sharedWaitMs = 0;
+    let sharedWaitMs: number | undefined;
     if (this.shared && this.now() >= this.sharedDownUntil) {
       const s = await this.takeShared(this.shared, subscriptionId);
       if ('retryAfterSeconds' in s) return { kind: 'throttled', retryAfterSeconds: s.retryAfterSeconds };
       sharedWaitMs = s.waitedMs;
     }
     const r = this.reserve(subscriptionId);
-    if ('retryAfterSeconds' in r) return { kind: 'throttled', retryAfterSeconds: r.retryAfterSeconds };
+    if ('retryAfterSeconds' in r) {
+      // ARM's headers say less is left than the shared row (writes nobody paced): the shared token goes to the next
+      // writer of this process rather than being lost to every instance.
+      if (sharedWaitMs !== undefined) {
+        const st = this.sharedState.get(subscriptionId.toLowerCase());
+        if (st) st.spare++;
+      }
+      return { kind: 'throttled', retryAfterSeconds: r.retryAfterSeconds };
+    }
     if (r.waitMs > 0) {
       const p = this.pendingOf(subscriptionId);
       p.waiting++;
@@ -200,7 +208,7 @@ export class WritePacer {
         p.waiting--;
       }
     }
-    return { kind: 'granted', waitedMs: sharedWaitMs + r.waitMs };
+    return { kind: 'granted', waitedMs: (sharedWaitMs ?? 0) + r.waitMs };
   }
 
   /**
@@ -226,6 +234,15 @@ export class WritePacer {
     // The other instances must stop too: ARM's bucket is theirs as well.
     this.shared?.block(subscriptionId, until).catch((err: unknown) => this.onSharedError(err));
   }
+}
+
+/**
+ * Whole seconds a writer is told to come back after, for a token `waitMs` away: rounded down, so it is back (through a
+ * durable timer, which fires late rather than early) before the token is there and waits the rest in-process. Back
+ * late, the bucket refills with nobody to spend it; back early costs one more short wait.
+ */
+export function comeBackAfter(waitMs: number): number {
+  return Math.max(1, Math.floor(waitMs / 1000));
 }
 
 /** Seconds of a Retry-After style header set (`retry-after-ms`, `x-ms-retry-after-ms`, `retry-after` seconds/date). */

@@ -4,6 +4,7 @@ import {
   REMAINING_READS_HEADER,
   REMAINING_WRITES_HEADER,
   SHARED_RETRY_AFTER_MS,
+  comeBackAfter,
   WRITE_BURST,
   WRITE_REFILL_PER_SECOND,
   WritePacer,
@@ -79,19 +80,19 @@ describe('WritePacer', () => {
     expect(pacer.estimate('other-subscription')).toBe(2);
   });
 
-  it('answers throttled with the computed seconds, reserving nothing, when the wait would exceed the cap', () => {
+  it('answers throttled with the seconds rounded down, reserving nothing, when the wait would exceed the cap', () => {
     const { pacer } = pacerAt(0);
     pacer.observeRemaining(SUB, 0);
-    // 100 callers fill the next 10 s of refill; the 101st would wait 10.1 s.
+    // 100 callers fill the next 10 s of refill; the 101st would wait 10.1 s: back after 10 s, before its token.
     for (let i = 0; i < 100; i++) expect(pacer.reserve(SUB)).toEqual({ waitMs: (i + 1) * 100 });
-    expect(pacer.reserve(SUB)).toEqual({ retryAfterSeconds: 11 });
+    expect(pacer.reserve(SUB)).toEqual({ retryAfterSeconds: 10 });
     expect(pacer.estimate(SUB)).toBe(-100);
   });
 
   it('acquire answers throttled without sleeping when the wait would exceed the cap', async () => {
     const { pacer, clock } = pacerAt(0);
     pacer.observeThrottled(SUB, 30);
-    expect(await pacer.acquire(SUB)).toEqual({ kind: 'throttled', retryAfterSeconds: 31 });
+    expect(await pacer.acquire(SUB)).toEqual({ kind: 'throttled', retryAfterSeconds: 30 });
     expect(clock.slept).toEqual([]);
   });
 });
@@ -293,6 +294,25 @@ describe('WritePacer with the app-wide shared budget', () => {
     budget.tokens = 3;
     expect(await pacer.acquire(SUB)).toEqual({ kind: 'granted', waitedMs: 0 });
     expect(budget.tokens).toBe(2);
+  });
+
+  it('gives a shared token the local estimate turned away to the next writer of the process, not back to the table', async () => {
+    const { pacer, budget } = shared(5);
+    // ARM says nothing is left (writes the pacer did not pace): 10 s of refill promised already, then one more writer.
+    pacer.observeRemaining(SUB, 0);
+    for (let i = 0; i < 100; i++) pacer.reserve(SUB);
+    expect(await pacer.acquire(SUB)).toEqual({ kind: 'throttled', retryAfterSeconds: 10 });
+    expect([budget.tokens, budget.takes]).toEqual([4, [1]]);
+    // The next writer is served from that token once ARM has room again, without taking from the table.
+    pacer.observeRemaining(SUB, 50);
+    expect(await pacer.acquire(SUB)).toMatchObject({ kind: 'granted' });
+    expect([budget.tokens, budget.takes]).toEqual([4, [1]]);
+  });
+
+  it('tells a writer to come back no later than its token is there (rounded down, at least 1 s)', () => {
+    expect([comeBackAfter(100), comeBackAfter(1_999), comeBackAfter(10_100), comeBackAfter(31_000)]).toEqual([
+      1, 1, 10, 31,
+    ]);
   });
 
   it('holds one second of refill less than ARM’s bucket in the shared row (at least 5 tokens)', () => {
