@@ -7,7 +7,7 @@
 //   - cascadeCompletedMs: until the cascade completed (every run adopted or scheduled, watched to its end);
 //   - runs created per dependent (must be exactly 1), runs adopted, ARM reads and writes, scheduleRun requests.
 // `disable` is measured twice: the push that switches the triggers off (ACR already started runs: adopted), and the
-// next push, which acr-cascade schedules alone. The app runs with settle 0 s and 500 runs in flight per cascade.
+// next push, which acr-cascade schedules alone. The app runs with settle 0 s and 1,000 runs in flight per cascade.
 // Needs `npm run build` (npm run bench does it).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,7 +28,7 @@ const TAG = '1';
 const APP_SETTINGS = {
   CASCADE_TASK_HUB: 'AcrCascadeBenchNative',
   CASCADE_SETTLE_SECONDS: '0',
-  CASCADE_MAX_PARALLEL_RUNS: '500',
+  CASCADE_MAX_PARALLEL_RUNS: '1000',
   CASCADE_POLL_INITIAL_SECONDS: '2',
   CASCADE_POLL_MAX_SECONDS: '10',
   CASCADE_NATIVE_TRIGGERS: 'adopt',

@@ -12,7 +12,7 @@ import type {
   GraphBody,
   IndexSummary,
   PlanBody,
-  PlannedTask,
+  PlanEntry,
   TaskResult,
 } from './types.js';
 
@@ -112,7 +112,7 @@ export function renderPlan(plan: PlanBody, title = 'Plan'): string {
   return lines.join('\n');
 }
 
-function baseWhy(t: PlannedTask): string {
+function baseWhy(t: PlanEntry): string {
   return t.baseImages.map((b) => `${b.why} ${b.ref}`).join('\n');
 }
 

@@ -4,8 +4,8 @@ import type {
   CascadeResult,
   CascadeTotals,
   CredentialHealth,
-  Plan,
-  PlannedTask,
+  PlanView,
+  PlanEntry,
   RefreshIndexOutput,
   TaskResult,
 } from '../src/contracts/index.js';
@@ -13,10 +13,10 @@ import type { IndexSummary } from '../src/activities/plan/index.js';
 import type { LastCheck } from '../src/activities/credentials/store.js';
 import type { Subgraph } from '../src/domain/graph.js';
 
-export type { CascadeProgress, CascadeResult, CascadeTotals, CredentialHealth, PlannedTask, TaskResult, Subgraph };
+export type { CascadeProgress, CascadeResult, CascadeTotals, CredentialHealth, PlanEntry, TaskResult, Subgraph };
 export type { IndexSummary, LastCheck, RefreshIndexOutput };
 
-export type PlanBody = Omit<Plan, 'tasks'> & { tasks: PlannedTask[] };
+export type PlanBody = Omit<PlanView, 'tasks'> & { tasks: PlanEntry[] };
 export type GraphBody = Subgraph & { indexRefreshedAt: string };
 
 export interface StartedBody {

@@ -111,7 +111,7 @@ param settleSeconds int = 30
 
 @description('CASCADE_MAX_PARALLEL_RUNS: runs in flight per cascade.')
 @minValue(1)
-@maxValue(500)
+@maxValue(1000)
 param maxParallelRuns int = 20
 
 @description('CASCADE_TRANSIENT_RETRIES: retries of a run that failed for a transient reason.')

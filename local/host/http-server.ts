@@ -4,6 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FunctionCatalog, FunctionInfo } from './catalog.js';
 import type { HostConfig } from './config.js';
 import type { DurableHttpApi } from './durable/api.js';
+import type { DispatchGate } from './durable/gate.js';
 import { RPC_PATH, WEBHOOK_PATH } from './durable/client-data.js';
 import { EVENT_GRID_PATH, handleEventGrid } from './eventgrid.js';
 import type { RpcHttpCookie, RpcHttpData, RpcParameterBinding, RpcTypedData } from './functions-core.js';
@@ -21,6 +22,7 @@ import { type HostKeys, keyMatches, presentedKey } from './keys.js';
 import { type CompiledRoute, compareRoutes, compileRoute } from './routes.js';
 
 const MAX_BODY_BYTES = 100 * 1024 * 1024;
+const TEST_DISPATCH_PATH = '/admin/test/durable-dispatch';
 
 interface HttpRoute {
   route: CompiledRoute;
@@ -40,6 +42,8 @@ export interface HostServerDeps {
   log: LogSink;
   /** Invokes a non-HTTP function by hand (admin API); resolves when the invocation has been started. */
   adminInvoke: (fn: FunctionInfo, input: unknown) => void;
+  /** The durable engine's dispatch gate, for the test-only hold (`/admin/test/durable-dispatch`). */
+  dispatchGate: DispatchGate;
 }
 
 /** Compiles every HTTP trigger's route; throws on a bad template (naming the function). */
@@ -165,7 +169,7 @@ export class HostServer {
     return this.#httpTrigger(req);
   }
 
-  #admin(req: HostRequest): HostResponse {
+  async #admin(req: HostRequest): Promise<HostResponse> {
     const lower = req.path.toLowerCase().replace(/\/+$/, '');
     if (lower === '/admin/host/ping') return emptyResponse(200);
     if (!keyMatches(presentedKey(req.headers, req.query), this.#d.keys.master)) return emptyResponse(401);
@@ -182,6 +186,7 @@ export class HostServer {
         this.#d.catalog.all().map((f) => ({ name: f.name, trigger: f.triggerType })),
       );
     }
+    if (lower === TEST_DISPATCH_PATH) return this.#testDispatch(req);
     const m = /^\/admin\/functions\/([^/]+)$/.exec(req.path.replace(/\/+$/, ''));
     if (!m) return emptyResponse(404);
     if (req.method !== 'POST') return emptyResponse(405, { allow: 'POST' });
@@ -216,6 +221,31 @@ export class HostServer {
     }
     this.#d.adminInvoke(fn, input);
     return emptyResponse(202);
+  }
+
+  /**
+   * Test-only: `PUT {"hold": true}` holds durable dispatch and answers once the durable invocations under way have
+   * ended; `PUT {"hold": false}` releases it; `GET` reads it. See durable/gate.ts.
+   */
+  async #testDispatch(req: HostRequest): Promise<HostResponse> {
+    const gate = this.#d.dispatchGate;
+    if (req.method === 'GET') return jsonResponse(200, gate.state);
+    if (req.method !== 'PUT') return emptyResponse(405, { allow: 'GET, PUT' });
+    let hold: unknown;
+    try {
+      hold = (JSON.parse(req.body.toString('utf8')) as { hold?: unknown } | null)?.hold;
+    } catch {
+      hold = undefined;
+    }
+    if (typeof hold !== 'boolean') return textResponse(400, 'The body must be a JSON object like { "hold": true }.');
+    if (hold) {
+      await gate.hold();
+      this.#d.log('[host] durable: dispatch held (test control)');
+    } else {
+      gate.release();
+      this.#d.log('[host] durable: dispatch released (test control)');
+    }
+    return jsonResponse(200, gate.state);
   }
 
   async #httpTrigger(req: HostRequest): Promise<HostResponse> {

@@ -12,6 +12,7 @@ import { HostConfigError, readHostConfig, readLocalSettings } from './config.js'
 import { DurableHttpApi } from './durable/api.js';
 import { durableClientData } from './durable/client-data.js';
 import { DurableEngine } from './durable/engine.js';
+import { DispatchGate } from './durable/gate.js';
 import type { RpcParameterBinding, RpcTypedData } from './functions-core.js';
 import { installFunctionsCore } from './functions-core.js';
 import { HostServer } from './http-server.js';
@@ -179,7 +180,9 @@ export async function startHost(opts: StartHostOptions): Promise<RunningHost> {
       }
     }
 
+    const dispatchGate = new DispatchGate();
     const engine = new DurableEngine({
+      gate: dispatchGate,
       dir: path.join(stateDir, 'durable', config.hubName),
       hubName: config.hubName,
       catalog,
@@ -209,6 +212,7 @@ export async function startHost(opts: StartHostOptions): Promise<RunningHost> {
       durableApi: new DurableHttpApi(engine, keys.durableTask),
       extraInputs,
       log,
+      dispatchGate,
       adminInvoke: (fn, input) => {
         void invoker.invoke(fn, [{ name: fn.triggerBindingName, data: adminInput(fn, input) }, ...extraInputs(fn)]);
       },

@@ -412,7 +412,6 @@ export interface ArmAdapters {
   /** `atScope()` (at and above the scope); `includeBelow` lists without a filter (at, above and below). */
   listRoleAssignmentsAtScope(scope: string, options?: { includeBelow?: boolean }): Promise<RoleAssignmentInfo[]>;
   getRoleDefinition(roleDefinitionId: string): Promise<RoleDefinitionInfo>;
-  getUserAssignedIdentity(id: string): Promise<UserAssignedIdentityRef>;
   /** User-assigned identities of one resource group (resource id and client id), to name an identity by client id. */
   listUserAssignedIdentities(subscriptionId: string, resourceGroup: string): Promise<UserAssignedIdentityRef[]>;
   listVaults(subscriptionId: string): Promise<VaultInfo[]>;
@@ -538,15 +537,6 @@ export function createArmAdapters(clients: AzureClients): ArmAdapters {
         client.roleDefinitions.getById(roleDefinitionId),
       );
       return toRoleDefinitionInfo(d);
-    },
-
-    async getUserAssignedIdentity(id) {
-      const p = parseResourceId(id);
-      const i = await read(`userAssignedIdentities.get ${id}`, () =>
-        clients.identities(p.subscriptionId as string).userAssignedIdentities.get(p.resourceGroup as string, p.name),
-      );
-      if (!i.principalId || !i.clientId) throw new TypeError(`identity ${id} has no principal or client id`);
-      return { resourceId: i.id ?? id, principalId: i.principalId, clientId: i.clientId };
     },
 
     async listUserAssignedIdentities(subscriptionId, resourceGroup) {

@@ -35,6 +35,13 @@ export interface AzureClients {
   publisher(): EventGridPublisherClient<'CloudEvent'> | undefined;
 }
 
+/**
+ * Poll interval of ACR's long-running operations (scheduleRun, run cancel, task update, generateCredentials) when ARM
+ * sends no Retry-After (its Retry-After still wins). ACR finishes them within a second; the SDK's 2 s default would
+ * keep an activity — and with it a run of the cascade's first wave — waiting for nothing.
+ */
+export const LRO_POLL = { updateIntervalInMs: 500 } as const;
+
 // Generous retries: ARM throttling is normal at scale and the pipeline waits the Retry-After it is given.
 const RETRY = { maxRetries: 6, retryDelayInMs: 500, maxRetryDelayInMs: 30_000 };
 

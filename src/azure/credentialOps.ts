@@ -3,7 +3,7 @@
 // secret version. Secret VALUES pass through here only on their way between ACR and Key Vault inside the rotation
 // activity: they are returned to the caller, never logged, and never part of an error message.
 import type { CustomRegistryCredentials, SecretObject } from '@azure/arm-containerregistry';
-import type { AzureClients } from './clients.js';
+import { LRO_POLL, type AzureClients } from './clients.js';
 import { registryAddress, taskAddress, toAzureError, toSecretProperties } from './adapters.js';
 import { parseResourceId, type SecretProperties, type WireCustomRegistryCredential } from '../domain/index.js';
 
@@ -107,7 +107,7 @@ export function createCredentialOps(clients: AzureClients): CredentialOps {
       const result = await call(`registries.generateCredentials ${tokenId} (${name})`, () =>
         clients
           .acr(a.subscriptionId)
-          .registries.beginGenerateCredentialsAndWait(a.resourceGroup, a.registry, { tokenId, name, expiry }),
+          .registries.beginGenerateCredentialsAndWait(a.resourceGroup, a.registry, { tokenId, name, expiry }, LRO_POLL),
       );
       const issued = (result.passwords ?? []).find((p) => asPasswordName(p.name) === name);
       if (!issued?.value) {
@@ -130,9 +130,15 @@ export function createCredentialOps(clients: AzureClients): CredentialOps {
       }
       // Only `properties.credentials`: touching `identity` would need userAssignedIdentities/assign/action.
       await call(`tasks.update ${taskId} credentials`, () =>
-        clients.acr(a.subscriptionId).tasks.beginUpdateAndWait(a.resourceGroup, a.name, a.taskName, {
-          credentials: { customRegistries },
-        }),
+        clients.acr(a.subscriptionId).tasks.beginUpdateAndWait(
+          a.resourceGroup,
+          a.name,
+          a.taskName,
+          {
+            credentials: { customRegistries },
+          },
+          LRO_POLL,
+        ),
       );
     },
 

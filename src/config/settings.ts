@@ -88,7 +88,7 @@ export const SETTING_SPECS = {
   maxParallelRuns: {
     env: 'CASCADE_MAX_PARALLEL_RUNS',
     default: '20',
-    description: 'runs in flight per cascade (1-500)',
+    description: 'runs in flight per cascade (1-1000)',
   },
   transientRetries: {
     env: 'CASCADE_TRANSIENT_RETRIES',
@@ -296,7 +296,7 @@ export function loadSettings(env: Env = process.env): Settings {
     watchedVaults: list(env, 'watchedVaults', VAULT_ID, 'a key vault resource id'),
     managedScopes: list(env, 'managedScopes', SCOPE_ID, 'a subscription, resource group or registry id'),
     settleSeconds: int(env, 'settleSeconds', 0, 3600),
-    maxParallelRuns: int(env, 'maxParallelRuns', 1, 500),
+    maxParallelRuns: int(env, 'maxParallelRuns', 1, 1000),
     transientRetries: int(env, 'transientRetries', 0, 3),
     pollInitialSeconds: int(env, 'pollInitialSeconds', 1, 600),
     pollMaxSeconds: int(env, 'pollMaxSeconds', 1, 3600),

@@ -1,7 +1,7 @@
 // Names and input/output types of every activity and orchestration. SDK-free: orchestrators import this module
 // (types and name constants only) and never the activities themselves. Everything here is small, JSON-serialisable
 // and free of secret values, because it is written to orchestration history.
-import type { Reason, ReasonCode, Trigger } from '../domain/index.js';
+import type { PlannedTask, Reason, ReasonCode } from '../domain/index.js';
 
 export const ActivityNames = {
   buildPlan: 'buildPlan',
@@ -82,10 +82,13 @@ export interface PlannedBase {
   why: 'recorded' | 'declared' | 'output';
 }
 
-export interface PlannedTask {
+/**
+ * One task of a PlanView: the domain planner's PlannedTask (name, registry, triggers) with what was decided around it
+ * (preflight, ACR's own trigger, up to date). Also the tasks the planner settled outside its waves (wave 0).
+ */
+export interface PlanEntry extends Pick<PlannedTask, 'taskName' | 'registryId'> {
   task: string; // task ARM id
-  taskName: string;
-  registryId: string;
+  /** 1-based like the domain's; 0 for a task outside the waves (skipped or blocked by the planner). */
   wave: number;
   decision: PlanDecision;
   reasons: Reason[];
@@ -95,7 +98,7 @@ export interface PlannedTask {
   /** Task ids in this plan whose outputs this task builds on (the next wave waits for them). */
   dependsOn: string[];
   /** Why the plan has the task (the domain planner's triggers): the push, a request, or a producer's output. */
-  triggers?: Trigger[];
+  triggers?: PlannedTask['triggers'];
   /** Output image references (templates kept). */
   outputImages: string[];
   /** The task's run timeout (seconds), when the plan knows it; the cascade watches a run this long plus a margin. */
@@ -109,11 +112,15 @@ export interface PlannedTask {
   upToDate?: boolean;
 }
 
-export interface Plan {
+/**
+ * The domain's Plan as the cascade, the HTTP routes and the report see it: task ids per wave and one entry per task.
+ * Made from the domain Plan in exactly one place, the buildPlan activity (activities/plan/buildPlan.ts).
+ */
+export interface PlanView {
   image?: { ref: string; digest?: string };
   /** Task ids per wave, wave 1 first. */
   waves: string[][];
-  tasks: Record<string, PlannedTask>;
+  tasks: Record<string, PlanEntry>;
   /** Each cycle as the task ids that form it (not scheduled). */
   cycles: string[][];
   /** ISO time the index the plan was computed from was last refreshed. */
@@ -141,7 +148,7 @@ export interface PreflightVerdict {
   task: string;
   decision: 'ready' | 'blocked';
   reasons: Reason[];
-  identity: PlannedTask['identity'];
+  identity: PlanEntry['identity'];
 }
 
 export type PreflightOutput = Record<string, PreflightVerdict>;
@@ -385,7 +392,7 @@ export interface CascadeProgress {
 
 export interface RebuildTaskInput {
   cascadeId: string;
-  planned: PlannedTask;
+  planned: PlanEntry;
   verdict: PreflightVerdict;
   base?: { ref: string; digest: string };
   transientRetries: number;
@@ -688,7 +695,7 @@ export interface DisableNativeTriggerOutput {
 
 /** What each activity takes and returns; orchestrators call activities through this table (orchestrations/calls.ts). */
 export interface ActivityContracts {
-  buildPlan: { input: BuildPlanInput; output: Plan };
+  buildPlan: { input: BuildPlanInput; output: PlanView };
   preflightTasks: { input: PreflightInput; output: PreflightOutput };
   remediatePull: { input: RemediateInput; output: RemediateOutput };
   scheduleRun: { input: ScheduleRunInput; output: ScheduleRunOutput };

@@ -13,7 +13,7 @@ import {
   type CascadeProgress,
   type CascadeReason,
   type CascadeResult,
-  type Plan,
+  type PlanView,
   type PlanDecision,
   type PreflightOutput,
   type TaskResult,
@@ -126,7 +126,7 @@ export interface ChildStatus {
 export function liveView(
   id: string,
   status: CascadeStatus,
-  plan: Plan | undefined,
+  plan: PlanView | undefined,
   children: ChildStatus[],
   progress: Partial<CascadeProgress> | undefined,
   verdicts: PreflightOutput = {},
@@ -188,7 +188,7 @@ async function childrenOf(client: DurableClient, id: string, generation: number,
 async function planOf(
   input: Partial<CascadeInput>,
   progress: Partial<CascadeProgress> | undefined,
-): Promise<Plan | undefined> {
+): Promise<PlanView | undefined> {
   const image = progress?.image ?? input.image ?? input.requestedImage;
   const req: BuildPlanInput = { preflight: false };
   if (image) req.image = image.digest ? { ref: image.ref, digest: image.digest } : { ref: image.ref };

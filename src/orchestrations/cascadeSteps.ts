@@ -10,8 +10,8 @@ import type {
   CascadeResult,
   CascadeTotals,
   Notification,
-  Plan,
-  PlannedTask,
+  PlanView,
+  PlanEntry,
   PreflightOutput,
   PreflightVerdict,
   PushedImage,
@@ -53,7 +53,7 @@ export function countTotals(results: Iterable<TaskResult>, planned: number): Cas
 }
 
 /** A result for a task that never ran (or whose child failed), with the plan's own decision. */
-export function resultOf(t: PlannedTask, outcome: TaskOutcome, reasons: CascadeReason[]): TaskResult {
+export function resultOf(t: PlanEntry, outcome: TaskOutcome, reasons: CascadeReason[]): TaskResult {
   return { task: t.task, taskName: t.taskName, wave: t.wave, decision: t.decision, outcome, reasons };
 }
 
@@ -70,7 +70,7 @@ export function cascadeBase(input: CascadeInput, image: PushedImage | undefined)
 }
 
 /** Tasks the plan settled outside its waves (up to date, in a loop, unknown): reported, never scheduled. */
-export function settledOutsideWaves(plan: Plan): TaskResult[] {
+export function settledOutsideWaves(plan: PlanView): TaskResult[] {
   const inWaves = new Set(plan.waves.flat());
   return Object.values(plan.tasks)
     .filter((t) => !inWaves.has(t.task))
@@ -78,7 +78,7 @@ export function settledOutsideWaves(plan: Plan): TaskResult[] {
 }
 
 /** Why the plan has the task; a plan without `triggers` (older history) knows only its producers. */
-function triggersOf(t: PlannedTask): { triggers: readonly Trigger[] } {
+function triggersOf(t: PlanEntry): { triggers: readonly Trigger[] } {
   return { triggers: t.triggers ?? t.dependsOn.map((id) => ({ why: 'output' as const, producerTaskId: id })) };
 }
 
@@ -88,13 +88,13 @@ function triggersOf(t: PlannedTask): { triggers: readonly Trigger[] } {
  * directly or one producer it waits for did not fail.
  */
 export function triageWave(
-  plan: Plan,
+  plan: PlanView,
   w: number,
   results: ReadonlyMap<string, TaskResult>,
   canceled: boolean,
-): { settled: TaskResult[]; candidates: PlannedTask[] } {
+): { settled: TaskResult[]; candidates: PlanEntry[] } {
   const settled: TaskResult[] = [];
-  const candidates: PlannedTask[] = [];
+  const candidates: PlanEntry[] = [];
   const failed = [...results.values()].filter((r) => FAILED_OUTCOMES.includes(r.outcome)).map((r) => r.task);
   for (const id of plan.waves[w] ?? []) {
     const t = plan.tasks[id];
@@ -115,11 +115,11 @@ export function triageWave(
 
 /** Preflight verdicts → tasks to run (with their verdict) and tasks reported blocked (unless auto-remediable). */
 export function applyVerdicts(
-  candidates: readonly PlannedTask[],
+  candidates: readonly PlanEntry[],
   verdicts: PreflightOutput,
   autoRemediate: boolean,
-): { ready: { t: PlannedTask; v: PreflightVerdict }[]; blocked: TaskResult[] } {
-  const ready: { t: PlannedTask; v: PreflightVerdict }[] = [];
+): { ready: { t: PlanEntry; v: PreflightVerdict }[]; blocked: TaskResult[] } {
+  const ready: { t: PlanEntry; v: PreflightVerdict }[] = [];
   const blocked: TaskResult[] = [];
   for (const t of candidates) {
     const v = verdicts[t.task] ?? { task: t.task, decision: 'ready', reasons: [], identity: t.identity };
@@ -131,12 +131,12 @@ export function applyVerdicts(
 }
 
 /** Tasks never started because the cascade was canceled. */
-export function canceledResults(tasks: readonly PlannedTask[]): TaskResult[] {
+export function canceledResults(tasks: readonly PlanEntry[]): TaskResult[] {
   return tasks.map((t) => resultOf(t, 'canceled', [cascadeCanceled(t)]));
 }
 
 /** A wave whose preflight failed past its retries: reported failed, never run blind. */
-export function preflightFailedResults(candidates: readonly PlannedTask[], message: string): TaskResult[] {
+export function preflightFailedResults(candidates: readonly PlanEntry[], message: string): TaskResult[] {
   return candidates.map((t) => resultOf(t, 'failed', [preflightFailed(t, message)]));
 }
 
@@ -151,7 +151,7 @@ function hash32(text: string): string {
 }
 
 /** Child instance ids: readable, unique per cascade execution and task. */
-export function childInstanceId(cascadeId: string, generation: number, startedAt: string, t: PlannedTask): string {
+export function childInstanceId(cascadeId: string, generation: number, startedAt: string, t: PlanEntry): string {
   const stamp = startedAt.replace(/[-:.]/g, '');
   const name = t.taskName.replace(/[^A-Za-z0-9-]/g, '').slice(0, 50);
   return `${cascadeId}:g${generation}-${stamp}:${name}-${hash32(t.task.toLowerCase())}`;
@@ -163,12 +163,7 @@ export interface CascadeIds {
   base: CascadeBase | undefined;
 }
 
-export function childInput(
-  input: CascadeInput,
-  ids: CascadeIds,
-  t: PlannedTask,
-  v: PreflightVerdict,
-): RebuildTaskInput {
+export function childInput(input: CascadeInput, ids: CascadeIds, t: PlanEntry, v: PreflightVerdict): RebuildTaskInput {
   return {
     cascadeId: ids.cascadeId,
     cascadeStartedAt: ids.startedAt,
@@ -185,13 +180,13 @@ export function childInput(
 }
 
 /** The result of one child: its own TaskResult, or TaskOrchestrationFailed when the sub-orchestration failed. */
-export function childResult(t: PlannedTask, faulted: boolean, value: unknown): TaskResult {
+export function childResult(t: PlanEntry, faulted: boolean, value: unknown): TaskResult {
   if (!faulted) return value as TaskResult;
   const text = value instanceof Error ? value.message : String(value);
   return resultOf(t, 'failed', [taskOrchestrationFailed(t, (text.split('\n')[0] ?? '').slice(0, 500))]);
 }
 
-export function cancelInput(input: CascadeInput, ids: CascadeIds, open: readonly PlannedTask[]): CancelRunInput {
+export function cancelInput(input: CascadeInput, ids: CascadeIds, open: readonly PlanEntry[]): CancelRunInput {
   return {
     cascadeId: ids.cascadeId,
     cascadeStartedAt: ids.startedAt,
@@ -210,7 +205,7 @@ export interface CascadeState {
   startedAt: string;
   /** 1-based wave being run (0 before the first). */
   wave: number;
-  plan: Plan | undefined;
+  plan: PlanView | undefined;
   results: ReadonlyMap<string, TaskResult>;
   image: PushedImage | undefined;
   /** Runs in flight now. */
@@ -238,7 +233,7 @@ export interface CascadeEnding {
   cascadeId: string;
   generation: number;
   image: PushedImage | undefined;
-  plan: Plan | undefined;
+  plan: PlanView | undefined;
   planError: string | undefined;
   canceled: boolean;
   results: Iterable<TaskResult>;

@@ -16,7 +16,7 @@ import {
   type CascadeInput,
   type CascadeProgress,
   type CascadeResult,
-  type Plan,
+  type PlanView,
   type PreflightOutput,
   type PushedImage,
   type TaskResult,
@@ -39,7 +39,7 @@ export function* rebuildCascade(context: OrchestrationContext): Generator<Task, 
   const results = new Map<string, TaskResult>();
   const report = (list: readonly TaskResult[]) => list.forEach((r) => results.set(r.task.toLowerCase(), r));
   let image: PushedImage | undefined = input.image;
-  let plan: Plan | undefined;
+  let plan: PlanView | undefined;
   let wave = 0;
   const show = (phase: CascadeProgress['phase'], running = 0) =>
     context.df.setCustomStatus(

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Task } from '@azure/arm-containerregistry';
 import { SEED } from '../../local/azure/seed.js';
-import type { CredentialHealth, PlannedTask, TaskResult } from '../../src/contracts/index.js';
+import type { CredentialHealth, PlanEntry, TaskResult } from '../../src/contracts/index.js';
 import { operatorClients, setVaultPolicy, type Operator } from '../support/credentialFixtures.js';
 import { startCascadeStack, waitFor, type CascadeStack } from './cascadeStack.js';
 
@@ -103,10 +103,10 @@ async function eventChecksSettled(secret: string, count: number): Promise<void> 
   );
 }
 
-async function planned(): Promise<Map<string, PlannedTask>> {
+async function planned(): Promise<Map<string, PlanEntry>> {
   const res = await s.call('GET', '/api/plan', { query: { image: seed().baseImageRef } });
   expect(res.status).toBe(200);
-  return new Map((res.json.tasks as PlannedTask[]).map((t) => [t.taskName, t]));
+  return new Map((res.json.tasks as PlanEntry[]).map((t) => [t.taskName, t]));
 }
 
 describe('a printed fix, applied, shows in the very next plan and push', () => {

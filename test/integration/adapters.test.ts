@@ -199,8 +199,9 @@ describe('role assignments, definitions and identities', () => {
     });
   });
 
-  it('reads a user-assigned identity', async () => {
-    expect(await arm.getUserAssignedIdentity(seed.identity.id)).toMatchObject({
+  it("lists a resource group's user-assigned identities with resource, principal and client ids", async () => {
+    expect(await arm.listUserAssignedIdentities(sub, SEED.resourceGroup)).toContainEqual({
+      resourceId: seed.identity.id,
       principalId: seed.identity.principalId,
       clientId: seed.identity.clientId,
     });

@@ -15,7 +15,7 @@ import { guidFrom } from '../../local/azure/guid.js';
 import type { Settings } from '../../src/config/settings.js';
 import type { Deps } from '../../src/activities/deps.js';
 import { createPlanActivities, INDEX_TABLE, type PlanActivities } from '../../src/activities/plan/index.js';
-import type { Plan, PlannedTask } from '../../src/contracts/index.js';
+import type { PlanView, PlanEntry } from '../../src/contracts/index.js';
 import { ROLE_IDS, repositoryReadCondition } from '../../src/domain/index.js';
 
 const TERMINAL = ['Succeeded', 'Failed', 'Canceled', 'Error', 'Timeout'];
@@ -78,7 +78,7 @@ async function runOutcome(taskId: string): Promise<{ status: string; runErrorMes
   return { status: current.status!, ...(current.runErrorMessage ? { runErrorMessage: current.runErrorMessage } : {}) };
 }
 
-function taskOf(plan: Plan, taskId: string): PlannedTask {
+function taskOf(plan: PlanView, taskId: string): PlanEntry {
   const found = Object.values(plan.tasks).find((p) => p.task.toLowerCase() === taskId.toLowerCase());
   if (!found) throw new Error(`task ${taskId} not in plan: ${Object.keys(plan.tasks).join(', ')}`);
   return found;

@@ -381,31 +381,4 @@ describe('own pushes and redeliveries', () => {
       }),
     ).toEqual({ own: false, reason: expect.stringMatching(/^no run of ours pushes to/) });
   });
-
-  it('admits a push once, then filters its redeliveries, repeats of the digest and older pushes', async () => {
-    const id = `cascade-admission-${++counter}`;
-    const push = (digest: string, eventId: string, eventTime: string): PushedImage => ({
-      ref: seed.baseImageRef,
-      digest,
-      registryId: seed.registries[SEED.baseRegistry]!,
-      eventId,
-      eventTime,
-    });
-    const d1 = freshDigest();
-    const first = push(d1, 'ev-1', '2024-01-01T00:00:10Z');
-    expect(await runs.admitPush(id, first)).toMatchObject({ admit: true });
-    await runs.notePush(id, first);
-    expect(await runs.admitPush(id, first)).toMatchObject({
-      admit: false,
-      reason: expect.stringMatching(/redelivery/),
-    });
-    expect(await runs.admitPush(id, push(d1, 'ev-2', '2024-01-01T00:00:20Z'))).toMatchObject({ admit: false });
-    expect(await runs.admitPush(id, push(freshDigest(), 'ev-0', '2024-01-01T00:00:01Z'))).toMatchObject({
-      admit: false,
-      reason: expect.stringMatching(/older/),
-    });
-    expect(await runs.admitPush(id, push(freshDigest(), 'ev-3', '2024-01-01T00:00:30Z'))).toMatchObject({
-      admit: true,
-    });
-  });
 });

@@ -17,8 +17,8 @@ import {
 } from '../../local/host/durable/protocol.js';
 import type {
   CascadeInput,
-  Plan,
-  PlannedTask,
+  PlanView,
+  PlanEntry,
   PreflightOutput,
   PushedImage,
   TaskResult,
@@ -457,8 +457,8 @@ export function cascadeInput(overrides: Partial<CascadeInput> = {}): CascadeInpu
 }
 
 /** A plan whose wave k+1 tasks build from the outputs of every wave k task. */
-export function planOf(waves: string[][], extra: { skip?: string[]; blocked?: string[] } = {}): Plan {
-  const tasks: Record<string, PlannedTask> = {};
+export function planOf(waves: string[][], extra: { skip?: string[]; blocked?: string[] } = {}): PlanView {
+  const tasks: Record<string, PlanEntry> = {};
   const ids = waves.map((w) => w.map(taskId));
   ids.forEach((wave, i) => {
     for (const id of wave) {

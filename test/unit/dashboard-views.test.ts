@@ -7,7 +7,7 @@ import { HttpRequest } from '@azure/functions';
 import { describe, expect, it } from 'vitest';
 import { resolveDashboardPath, serveDashboard } from '../../src/functions/dashboard.js';
 import { endedView, liveView, type ChildStatus } from '../../src/functions/views.js';
-import type { Plan, PlannedTask, TaskResult } from '../../src/contracts/index.js';
+import type { PlanView, PlanEntry, TaskResult } from '../../src/contracts/index.js';
 
 describe('resolveDashboardPath', () => {
   it('serves index.html for the root and for every page path without an extension', () => {
@@ -88,7 +88,7 @@ describe('serveDashboard', () => {
 const id = (name: string) =>
   `/subscriptions/s/resourceGroups/rg/providers/Microsoft.ContainerRegistry/registries/r/tasks/${name}`;
 
-function planned(name: string, wave: number, decision: PlannedTask['decision'] = 'rebuild'): PlannedTask {
+function planned(name: string, wave: number, decision: PlanEntry['decision'] = 'rebuild'): PlanEntry {
   return {
     task: id(name),
     taskName: name,
@@ -100,10 +100,10 @@ function planned(name: string, wave: number, decision: PlannedTask['decision'] =
     baseImages: [],
     dependsOn: [],
     outputImages: [],
-  } as PlannedTask;
+  } as PlanEntry;
 }
 
-const plan: Plan = {
+const plan: PlanView = {
   waves: [[id('a'), id('b'), id('c')], [id('d')]],
   tasks: Object.fromEntries(
     [planned('a', 1), planned('b', 1), planned('c', 1), planned('d', 2), planned('e', 1, 'skip')].map((t) => [

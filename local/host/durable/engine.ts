@@ -10,6 +10,7 @@ import type { FunctionCatalog, FunctionInfo } from '../catalog.js';
 import type { RpcParameterBinding } from '../functions-core.js';
 import { type Invoker, type LogSink, shortMessage } from '../invoker.js';
 import { Semaphore } from '../semaphore.js';
+import { DispatchGate } from './gate.js';
 import { type EpisodeResult, pickBatch, planEpisode, retryTimedOut } from './episode.js';
 import { type EntityQuery, EntityRuntime, type EntitySummary } from './entities.js';
 import { DurableApiError } from './errors.js';
@@ -63,6 +64,8 @@ export interface DurableEngineOptions {
   maxEntityBatchSize?: number;
   /** Extra input bindings (durable client data) for a function. */
   extraInputs: (fn: FunctionInfo) => RpcParameterBinding[];
+  /** Every orchestrator episode, activity and entity batch passes it (a test-only hold; see gate.ts). */
+  gate?: DispatchGate;
 }
 
 export interface StatusOptions {
@@ -119,6 +122,7 @@ export class DurableEngine {
   readonly #activitySlots: Semaphore;
   readonly #orchestratorSlots: Semaphore;
   readonly #entities: EntityRuntime;
+  readonly #gate: DispatchGate;
   #stopping = false;
   #closed = false;
 
@@ -126,7 +130,9 @@ export class DurableEngine {
     this.#o = options;
     this.#activitySlots = new Semaphore(options.maxConcurrentActivities);
     this.#orchestratorSlots = new Semaphore(options.maxConcurrentOrchestrations);
+    this.#gate = options.gate ?? new DispatchGate();
     this.#entities = new EntityRuntime({
+      gate: this.#gate,
       dir: path.join(options.dir, 'entities'),
       catalog: options.catalog,
       invoker: options.invoker,
@@ -180,6 +186,8 @@ export class DurableEngine {
   /** Stops timers and new work, waits (up to graceMs) for in-flight invocations, then closes the journals. */
   async stop(graceMs: number): Promise<void> {
     this.#stopping = true;
+    // Work waiting at a hold left on sees #stopping and returns, instead of outliving the grace period.
+    this.#gate.release();
     for (const inst of this.#instances.values()) this.#clearTimers(inst);
     if (this.#inflight.size > 0) {
       let timer: NodeJS.Timeout | undefined;
@@ -516,7 +524,9 @@ export class DurableEngine {
       } else {
         const release = await this.#orchestratorSlots.acquire();
         try {
-          if (!this.#stopping) await this.#runEpisode(inst, batch.msgs);
+          await this.#gate.run(async () => {
+            if (!this.#stopping) await this.#runEpisode(inst, batch.msgs);
+          });
         } finally {
           release();
         }
@@ -756,11 +766,13 @@ export class DurableEngine {
   ): Promise<void> {
     const release = await this.#activitySlots.acquire();
     try {
-      const s = inst.state;
-      // Not started while stopping: it stays scheduled in the journal and runs after the next start.
-      if (this.#stopping || inst.removed || s.executionId !== exec || !s.pending.has(work.taskId)) return;
-      const ev = await this.#executeActivity(inst, work);
-      await this.#enqueue(inst, ev, exec);
+      await this.#gate.run(async () => {
+        const s = inst.state;
+        // Not started while stopping: it stays scheduled in the journal and runs after the next start.
+        if (this.#stopping || inst.removed || s.executionId !== exec || !s.pending.has(work.taskId)) return;
+        const ev = await this.#executeActivity(inst, work);
+        await this.#enqueue(inst, ev, exec);
+      });
     } finally {
       release();
       inst.running.delete(key);

@@ -9,6 +9,7 @@ import type { FunctionCatalog, FunctionInfo } from '../catalog.js';
 import type { RpcParameterBinding } from '../functions-core.js';
 import { type Invoker, type LogSink, shortMessage } from '../invoker.js';
 import type { Semaphore } from '../semaphore.js';
+import { DispatchGate } from './gate.js';
 import { type EntityRecord, EntityInstanceState, type EntitySnapshot, type QueuedOperation } from './entity-state.js';
 import { Journal, JournalClosedError, journalFileName, listJournals, readJournal } from './journal.js';
 import { type EntityRequest, type EntityResponse, type OutMessage, parseSchedulerId, schedulerId } from './messages.js';
@@ -24,6 +25,8 @@ export interface EntityRuntimeOptions {
   log: LogSink;
   /** Shared with orchestration episodes: both are "orchestrator work" in the extension. */
   slots: Semaphore;
+  /** The engine's dispatch gate (a test-only hold); default: one never held. */
+  gate?: DispatchGate;
   /** Operations per invocation at most (the extension's maxEntityOperationBatchSize). */
   maxBatchSize: number;
   extraInputs: (fn: FunctionInfo) => RpcParameterBinding[];
@@ -72,6 +75,7 @@ class Entity {
 
 export class EntityRuntime {
   readonly #o: EntityRuntimeOptions;
+  readonly #gate: DispatchGate;
   readonly #entities = new Map<string, Entity>();
   readonly #inflight = new Set<Promise<unknown>>();
   #stopping = false;
@@ -79,6 +83,7 @@ export class EntityRuntime {
 
   constructor(options: EntityRuntimeOptions) {
     this.#o = options;
+    this.#gate = options.gate ?? new DispatchGate();
   }
 
   /** Loads the journals; call `resume` once the orchestrations are loaded too (responses need them). */
@@ -222,8 +227,10 @@ export class EntityRuntime {
     try {
       const release = await this.#o.slots.acquire();
       try {
-        if (this.#stopping) return;
-        await this.#runBatch(e, e.state.inbox.slice(0, this.#o.maxBatchSize));
+        // The batch is taken after the gate: operations queued during a hold go in one batch.
+        await this.#gate.run(async () => {
+          if (!this.#stopping) await this.#runBatch(e, e.state.inbox.slice(0, this.#o.maxBatchSize));
+        });
       } finally {
         release();
       }

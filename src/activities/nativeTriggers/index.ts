@@ -3,6 +3,7 @@
 // own runs in a cascade's chain from a push by someone else (the trigger's own-push check).
 import type { Run } from '@azure/arm-containerregistry';
 import { taskAddress, toRunSummary, runFilterText } from '../../azure/adapters.js';
+import { LRO_POLL } from '../../azure/clients.js';
 import { parseImageRef, repositoryKey, tryParseImageRef, type TaskInfo } from '../../domain/index.js';
 import type {
   DisableNativeTriggerInput,
@@ -185,9 +186,13 @@ export function createNativeTriggerActivities(
       const acr = deps.clients.acr(a.subscriptionId);
       const trigger = (await acr.tasks.get(a.resourceGroup, a.name, a.taskName)).trigger?.baseImageTrigger;
       if (!trigger?.name || trigger.status !== 'Enabled') return { changed: false };
-      await acr.tasks.beginUpdateAndWait(a.resourceGroup, a.name, a.taskName, {
-        trigger: { baseImageTrigger: { name: trigger.name, status: 'Disabled' } },
-      });
+      await acr.tasks.beginUpdateAndWait(
+        a.resourceGroup,
+        a.name,
+        a.taskName,
+        { trigger: { baseImageTrigger: { name: trigger.name, status: 'Disabled' } } },
+        LRO_POLL,
+      );
       deps.log(`disableNativeTrigger ${a.taskName}: base-image trigger '${trigger.name}' disabled`);
       return { changed: true, triggerName: trigger.name };
     },

@@ -1,5 +1,6 @@
-// buildPlan: the domain planner over the indexed graph, shaped as the activity contract (`Plan`), with optional
-// preflight. No side effects: reads the index (and, with preflight, ARM/Key Vault properties) only.
+// buildPlan: the domain planner over the indexed graph, shaped as the activity contract (`PlanView`), with optional
+// preflight. The one place a domain `Plan` becomes a `PlanView`: the cascade, the HTTP routes and the report read
+// only the view. No side effects: reads the index (and, with preflight, ARM/Key Vault properties) only.
 import {
   formatImageRef,
   isDigest,
@@ -9,10 +10,10 @@ import {
   planForTasks,
   reasons as reasonBuilders,
   type GraphTask,
-  type Plan as DomainPlan,
+  type Plan,
 } from '../../domain/index.js';
 import type { ArmAdapters } from '../../azure/adapters.js';
-import type { BuildPlanInput, Plan, PlannedBase, PlannedTask } from '../../contracts/index.js';
+import type { BuildPlanInput, PlanEntry, PlannedBase, PlanView } from '../../contracts/index.js';
 import type { Deps } from '../deps.js';
 import type { IndexSnapshot } from './indexStore.js';
 import { identityOf, preflightTasks, type RecordTasks } from './preflight.js';
@@ -37,11 +38,11 @@ export async function buildPlan(
   index: IndexSnapshot,
   input: BuildPlanInput,
   record?: RecordTasks,
-): Promise<Plan> {
+): Promise<PlanView> {
   const g = index.graph();
   const upToDate = new Set<string>();
-  let domain: DomainPlan;
-  let image: Plan['image'];
+  let domain: Plan;
+  let image: PlanView['image'];
   if (input.image) {
     const parsed = parseImageRef(input.image.ref);
     const digest = input.image.digest ?? parsed.digest;
@@ -68,7 +69,7 @@ export async function buildPlan(
     throw new TypeError('buildPlan needs image or tasks');
   }
 
-  const out: Plan = { waves: [], tasks: {}, cycles: [], indexRefreshedAt: index.meta.refreshedAt };
+  const out: PlanView = { waves: [], tasks: {}, cycles: [], indexRefreshedAt: index.meta.refreshedAt };
   if (image) out.image = image;
   if (domain.notes.length > 0) out.notes = domain.notes;
   out.cycles = domain.cycles.map((c) => c.taskIds);
@@ -80,7 +81,7 @@ export async function buildPlan(
       const key = normalizeId(t.taskId);
       const node = g.tasks[key] as GraphTask;
       const stored = index.tasks.get(key);
-      const planned: PlannedTask = {
+      const planned: PlanEntry = {
         task: t.taskId,
         taskName: t.taskName,
         registryId: t.registryId,

@@ -5,7 +5,7 @@ import { normalizeId, registryIdOf, subgraph, type RegistryInfo, type Subgraph }
 import { createArmAdapters, toTaskInfo, type ArmAdapters } from '../../azure/adapters.js';
 import type {
   BuildPlanInput,
-  Plan,
+  PlanView,
   PreflightInput,
   PreflightOutput,
   RefreshIndexInput,
@@ -39,7 +39,7 @@ export interface IndexSummary {
 }
 
 export interface PlanActivities {
-  buildPlan(input: BuildPlanInput): Promise<Plan>;
+  buildPlan(input: BuildPlanInput): Promise<PlanView>;
   preflightTasks(input: PreflightInput): Promise<PreflightOutput>;
   remediatePull(input: RemediateInput): Promise<RemediateOutput>;
   refreshIndex(input: RefreshIndexInput): Promise<RefreshIndexOutput>;

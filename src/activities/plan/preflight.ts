@@ -29,7 +29,7 @@ import {
   type VaultInfo,
 } from '../../domain/index.js';
 import { AzureError, AzureNotFoundError, toTaskInfo, type ArmAdapters } from '../../azure/adapters.js';
-import type { PlannedTask, PreflightOutput, PreflightVerdict } from '../../contracts/index.js';
+import type { PlanEntry, PreflightOutput, PreflightVerdict } from '../../contracts/index.js';
 import type { Deps } from '../deps.js';
 import type { IndexSnapshot, StoredTask } from './indexStore.js';
 import { mapLimit, memoAsync } from '../shared/async.js';
@@ -298,8 +298,8 @@ export async function preflightTasks(
 }
 
 /** Identity per login server computed from the task alone (no I/O) — what a plan shows without preflight. */
-export function identityOf(task: TaskInfo): PlannedTask['identity'] {
-  const out: PlannedTask['identity'] = {};
+export function identityOf(task: TaskInfo): PlanEntry['identity'] {
+  const out: PlanEntry['identity'] = {};
   for (const c of task.credentials) {
     const r = resolveIdentity(task, c.identity);
     if (!r.ok) continue;

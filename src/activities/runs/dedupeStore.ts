@@ -5,8 +5,6 @@
 //                                                             attempt): cascadeId, task, registryId, claimedAt,
 //                                                             token (run correlation), runId once ARM accepted it
 //   cancel                        <cascadeId>|<startedAt>     a cascade execution was canceled (canceledAt)
-//   tag                           <cascade instance id>       last push admitted for a repository:tag (digest,
-//                                                             eventTime, recent event ids) — redelivery filter
 //   output-<fnv(repository)>      <registry>|<runId>          a run we scheduled that pushes to that repository
 //
 // Keys avoid '/', '\', '#', '?' (forbidden in Table keys): run keys come from domain `runKey`, repositories are hashed.
@@ -28,13 +26,6 @@ export interface ClaimEntity {
   baseDigest?: string;
   runId?: string;
   scheduledAt?: string;
-}
-
-export interface TagState {
-  digest: string;
-  eventTime?: string;
-  eventIds: string[];
-  updatedAt: string;
 }
 
 export interface OutputRow {
@@ -145,49 +136,6 @@ export class DedupeStore {
       return true;
     } catch (err) {
       if (status(err) === 404) return false;
-      throw err;
-    }
-  }
-
-  // ---- tag state (trigger redelivery filter) -----------------------------------------------------------------------
-
-  async getTag(instanceId: string): Promise<Etagged<TagState> | undefined> {
-    await this.ensure();
-    try {
-      const e = await this.table.getEntity<{ digest: string; eventTime?: string; eventIds: string; updatedAt: string }>(
-        'tag',
-        instanceId,
-      );
-      const out: Etagged<TagState> = {
-        digest: e.digest,
-        eventIds: JSON.parse(e.eventIds || '[]') as string[],
-        updatedAt: e.updatedAt,
-        etag: e.etag,
-      };
-      if (e.eventTime) out.eventTime = e.eventTime;
-      return out;
-    } catch (err) {
-      if (status(err) === 404) return undefined;
-      throw err;
-    }
-  }
-
-  /** Writes the tag state if nobody else did since `etag` (undefined = must not exist yet); false on a lost race. */
-  async putTag(instanceId: string, state: TagState, etag: string | undefined): Promise<boolean> {
-    const entity = {
-      partitionKey: 'tag',
-      rowKey: instanceId,
-      digest: state.digest,
-      eventTime: state.eventTime ?? '',
-      eventIds: JSON.stringify(state.eventIds),
-      updatedAt: state.updatedAt,
-    };
-    try {
-      if (etag === undefined) await this.table.createEntity(entity);
-      else await this.table.updateEntity(entity, 'Replace', { etag });
-      return true;
-    } catch (err) {
-      if (status(err) === 409 || status(err) === 412 || status(err) === 404) return false;
       throw err;
     }
   }

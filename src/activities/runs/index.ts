@@ -14,8 +14,9 @@
 //  429 after the SDK's own Retry-After retries → release the claim, `throttled`; 4xx → release, `rejected`; anything
 //  else (the request may or may not have reached ARM) keeps the claim and throws, so the retry goes through step 3.
 import type { Run, RunRequestUnion, TaskRunRequest } from '@azure/arm-containerregistry';
-import { fnv1a64, formatImageRef, parseImageRef, repositoryKey, runKey, tryParseImageRef } from '../../domain/index.js';
+import { fnv1a64, parseImageRef, repositoryKey, runKey, tryParseImageRef } from '../../domain/index.js';
 import { registryAddress, runFilterText, taskAddress, toRunSummary } from '../../azure/adapters.js';
+import { LRO_POLL } from '../../azure/clients.js';
 import {
   TERMINAL_RUN_STATUSES,
   type CancelRunInput,
@@ -23,7 +24,6 @@ import {
   type GetRunInput,
   type IsOwnPushInput,
   type IsOwnPushOutput,
-  type PushedImage,
   type RunInfo,
   type RunRef,
   type ScheduleRunInput,
@@ -46,20 +46,11 @@ const DEFAULT_RETRY_AFTER_SECONDS = 30;
 export const BASE_IMAGE_VALUE = 'CASCADE_BASE_IMAGE';
 export const BASE_DIGEST_VALUE = 'CASCADE_BASE_DIGEST';
 
-export interface PushAdmission {
-  admit: boolean;
-  reason: string;
-}
-
 export interface RunActivities {
   scheduleRun(input: ScheduleRunInput): Promise<ScheduleRunOutput>;
   getRun(input: GetRunInput): Promise<RunInfo>;
   cancelRun(input: CancelRunInput): Promise<CancelRunOutput>;
   isOwnPush(input: IsOwnPushInput): Promise<IsOwnPushOutput>;
-  /** Trigger helper: was this push (or its digest, or a newer push of the tag) already handled? No side effects. */
-  admitPush(instanceId: string, image: PushedImage): Promise<PushAdmission>;
-  /** Trigger helper: remember the push once it was handed to its cascade. */
-  notePush(instanceId: string, image: PushedImage): Promise<void>;
   /** The claim row of (task, base digest | request, attempt), for tests and diagnostics. */
   claimOf(
     input: Pick<ScheduleRunInput, 'task' | 'base' | 'requestId' | 'cascadeId' | 'attempt'>,
@@ -148,7 +139,7 @@ export function createRunActivities(deps: Deps, options: RunActivitiesOptions = 
     const run = await getRunRaw(ref);
     if (isTerminal(runInfoOf(run, ref.registryId).status)) return 'finished';
     const a = registryAddress(ref.registryId);
-    await deps.clients.acr(a.subscriptionId).runs.beginCancelAndWait(a.resourceGroup, a.name, ref.runId);
+    await deps.clients.acr(a.subscriptionId).runs.beginCancelAndWait(a.resourceGroup, a.name, ref.runId, LRO_POLL);
     return 'canceled';
   }
 
@@ -297,7 +288,7 @@ export function createRunActivities(deps: Deps, options: RunActivitiesOptions = 
         const request: RunRequestUnion = runRequest(input, token);
         run = await deps.clients
           .acr(addr.subscriptionId)
-          .registries.beginScheduleRunAndWait(addr.resourceGroup, addr.name, request);
+          .registries.beginScheduleRunAndWait(addr.resourceGroup, addr.name, request, LRO_POLL);
       } catch (err) {
         const code = restStatus(err);
         if (code === 429) {
@@ -412,49 +403,9 @@ export function createRunActivities(deps: Deps, options: RunActivitiesOptions = 
       return orNative({ own: false, reason: `no recent run of ours produced ${repository}@${input.image.digest}` });
     },
 
-    async admitPush(instanceId, image) {
-      const state = await store.getTag(instanceId);
-      if (!state) return { admit: true, reason: 'first push of this tag' };
-      if (image.eventId && state.eventIds.includes(image.eventId)) {
-        return { admit: false, reason: `event ${image.eventId} was already handled (redelivery)` };
-      }
-      if (state.digest === image.digest) {
-        return { admit: false, reason: `digest ${image.digest} of this tag was already handled` };
-      }
-      if (state.eventTime && image.eventTime && Date.parse(image.eventTime) < Date.parse(state.eventTime)) {
-        return { admit: false, reason: `older than the last handled push of this tag (${state.eventTime})` };
-      }
-      return { admit: true, reason: 'newer push of this tag' };
-    },
-
-    async notePush(instanceId, image) {
-      for (let i = 0; i < 5; i++) {
-        const state = await store.getTag(instanceId);
-        // A late redelivery of an older push only adds its id; the newest push stays the tag's state.
-        const stale = state?.eventTime && image.eventTime && Date.parse(image.eventTime) < Date.parse(state.eventTime);
-        const ids = [...(state?.eventIds ?? []), ...(image.eventId ? [image.eventId] : [])].slice(-50);
-        const next = stale
-          ? { ...state, eventIds: ids, updatedAt: iso() }
-          : {
-              digest: image.digest,
-              eventIds: ids,
-              updatedAt: iso(),
-              ...(image.eventTime ? { eventTime: image.eventTime } : {}),
-            };
-        if (await store.putTag(instanceId, next, state?.etag)) return;
-      }
-      deps.log(`notePush ${instanceId}: gave up after concurrent updates (the cascade still dedupes)`);
-    },
-
     async claimOf(input) {
       const key = keyOf(input);
       return store.getClaim(`claim|${key}`, `attempt-${input.attempt}`);
     },
   };
-}
-
-/** The tag reference of a pushed image (no digest): what cascades and plans key on. */
-export function tagRef(ref: string): string {
-  const p = parseImageRef(ref);
-  return formatImageRef({ ...p, digest: undefined });
 }

@@ -138,7 +138,7 @@ describeBicep('app settings of the compiled main.bicep', () => {
     const params = compiled('main').parameters as Record<string, { minValue?: number; maxValue?: number }>;
     const bounds = (name: string) => [params[name]?.minValue, params[name]?.maxValue];
     expect(bounds('settleSeconds')).toEqual([0, 3600]);
-    expect(bounds('maxParallelRuns')).toEqual([1, 500]);
+    expect(bounds('maxParallelRuns')).toEqual([1, 1000]);
     expect(bounds('transientRetries')).toEqual([0, 3]);
     expect(bounds('pollInitialSeconds')).toEqual([1, 600]);
     expect(bounds('pollMaxSeconds')).toEqual([1, 3600]);
