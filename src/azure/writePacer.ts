@@ -65,6 +65,8 @@ export class WritePacer {
   private readonly pending = new Map<string, { waiting: number; inFlight: number }>();
   private readonly shared: SharedWriteBudget | undefined;
   private readonly onSharedError: (err: unknown) => void;
+  /** Per subscription: tokens acquire() granted whose write the pipeline policy has not sent yet. */
+  private readonly held = new Map<string, number>();
   /** The shared budget failed: until then every acquire paces locally instead of waiting on a dead table again. */
   private sharedDownUntil = 0;
   /** Per subscription: tokens taken from the shared budget not yet used, writers waiting, the take in flight. */
@@ -208,7 +210,18 @@ export class WritePacer {
         p.waiting--;
       }
     }
+    const key = subscriptionId.toLowerCase();
+    this.held.set(key, (this.held.get(key) ?? 0) + 1);
     return { kind: 'granted', waitedMs: (sharedWaitMs ?? 0) + r.waitMs };
+  }
+
+  /** The pipeline sends a write: true when acquire() already granted its token (spent now), false when it must wait. */
+  spendHeld(subscriptionId: string): boolean {
+    const key = subscriptionId.toLowerCase();
+    const n = this.held.get(key) ?? 0;
+    if (n <= 0) return false;
+    this.held.set(key, n - 1);
+    return true;
   }
 
   /**
@@ -305,11 +318,14 @@ export function observeArmResponse(
   if (left !== undefined) reads?.observeRemaining(sub, left);
 }
 
-/** Waits for a read token (reads have no durable timer to go to); a long block is waited out in steps. */
-async function acquireRead(reads: WritePacer, subscriptionId: string): Promise<void> {
+/** Waits for a token in the pipeline (no durable timer to go to there); a long block is waited out in steps. */
+async function waitForToken(pacer: WritePacer, subscriptionId: string): Promise<void> {
   for (;;) {
-    const permit = await reads.acquire(subscriptionId);
-    if (permit.kind === 'granted') return;
+    const permit = await pacer.acquire(subscriptionId);
+    if (permit.kind === 'granted') {
+      pacer.spendHeld(subscriptionId);
+      return;
+    }
     await new Promise((r) => setTimeout(r, permit.retryAfterSeconds * 1000));
   }
 }
@@ -317,9 +333,11 @@ async function acquireRead(reads: WritePacer, subscriptionId: string): Promise<v
 type AdditionalPolicy = NonNullable<ContainerRegistryManagementClientOptionalParams['additionalPolicies']>[number];
 
 /**
- * Pipeline policy (per retry, so every 429 the SDK retries is seen) that teaches the pacers from ARM's headers and,
- * with a read pacer, makes every GET (LRO polls included) wait for a read token. Writes are not held here: the caller
- * acquires a write token first, where it can still turn a long wait into a durable timer.
+ * Pipeline policy (per retry, so every 429 the SDK retries is seen) that teaches the pacers from ARM's headers and
+ * makes every request on a subscription spend a token: a write the one its caller acquired (scheduleRun acquires first,
+ * where a long wait can still become a durable timer), or else waits for one here (the index build's listDetails,
+ * credential and task updates, an SDK retry of a 429'd write: ARM charges them all to the same bucket); with a read
+ * pacer, every GET (LRO polls included) waits for a read token.
  */
 export function writePacerPolicy(pacer: WritePacer, reads?: WritePacer): AdditionalPolicy {
   return {
@@ -330,7 +348,8 @@ export function writePacerPolicy(pacer: WritePacer, reads?: WritePacer): Additio
         const sub = subscriptionOfUrl(request.url);
         const isRead = READ_METHODS.test(request.method);
         const bracket = !sub ? undefined : WRITE_METHODS.test(request.method) ? pacer : isRead ? reads : undefined;
-        if (sub && isRead && reads) await acquireRead(reads, sub);
+        if (sub && isRead && reads) await waitForToken(reads, sub);
+        else if (sub && bracket === pacer && !pacer.spendHeld(sub)) await waitForToken(pacer, sub);
         if (sub) bracket?.beginRequest(sub);
         let response;
         try {

@@ -184,8 +184,8 @@ describe('WritePacer learning from ARM', () => {
     expect(pacer.reserve(SUB)).toEqual({ waitMs: 4100 });
   });
 
-  it('makes every GET on a subscription wait for a read token, and leaves writes to the caller’s acquire', async () => {
-    const { pacer, clock: writeClock } = pacerAt(0);
+  it('makes every GET on a subscription wait for a read token', async () => {
+    const { pacer } = pacerAt(0);
     const { pacer: reads, clock } = pacerAt(0, { burst: 1, perSecond: 10 });
     const { policy } = writePacerPolicy(pacer, reads);
     const sent: string[] = [];
@@ -196,11 +196,27 @@ describe('WritePacer learning from ARM', () => {
     const get = () => createPipelineRequest({ url: URL, method: 'GET' });
     await policy.sendRequest(get(), next);
     await policy.sendRequest(get(), next);
-    await policy.sendRequest(createPipelineRequest({ url: URL, method: 'POST' }), next);
     // The first read took the one token; ARM then said none were left, so the second waited 100 ms for the refill.
-    expect(sent).toEqual(['GET@0', 'GET@100', 'POST@100']);
+    expect(sent).toEqual(['GET@0', 'GET@100']);
     expect(clock.slept).toEqual([100]);
-    expect(writeClock.slept).toEqual([]);
+  });
+
+  it('sends a write on the token its caller acquired, and makes a write nobody acquired for wait for one', async () => {
+    const { pacer, clock } = pacerAt(0, { burst: 1, perSecond: 10 });
+    const { policy } = writePacerPolicy(pacer);
+    const sent: string[] = [];
+    const next = async (request: ReturnType<typeof createPipelineRequest>): Promise<PipelineResponse> => {
+      sent.push(`${request.method}@${clock.ms}`);
+      return { request, status: 202, headers: createHttpHeaders({}) };
+    };
+    const post = () => createPipelineRequest({ url: URL, method: 'POST' });
+    expect(await pacer.acquire(SUB)).toEqual({ kind: 'granted', waitedMs: 0 });
+    await policy.sendRequest(post(), next);
+    // A listDetails-style write: no acquire before it, so it waits here for the next token.
+    await policy.sendRequest(post(), next);
+    expect(sent).toEqual(['POST@0', 'POST@100']);
+    expect(clock.slept).toEqual([100]);
+    expect(pacer.spendHeld(SUB)).toBe(false);
   });
 
   it('parses Retry-After in seconds, milliseconds or as an HTTP date', () => {
