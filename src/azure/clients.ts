@@ -133,14 +133,15 @@ export function createAzureClients(
     onSharedError: (err) =>
       invocationLog(`ARM read budget: the shared table failed; pacing this instance alone: ${String(err)}`),
   });
-  const acrOptions = { ...arm, additionalPolicies: [writePacerPolicy(writePacer, readPacer)] };
+  // ARM counts every client's requests of this principal in the same buckets: the ARM clients share the pacers.
+  const paced = { ...arm, additionalPolicies: [writePacerPolicy(writePacer, readPacer)] };
   let publisher: EventGridPublisherClient<'CloudEvent'> | undefined;
   return {
     credential,
     writePacer,
-    acr: memo((sub) => new ContainerRegistryManagementClient(credential, sub, acrOptions)),
-    authorization: memo((sub) => new AuthorizationManagementClient(credential, sub, arm)),
-    identities: memo((sub) => new ManagedServiceIdentityClient(credential, sub, arm)),
+    acr: memo((sub) => new ContainerRegistryManagementClient(credential, sub, paced)),
+    authorization: memo((sub) => new AuthorizationManagementClient(credential, sub, paced)),
+    identities: memo((sub) => new ManagedServiceIdentityClient(credential, sub, paced)),
     vaults: memo((sub) => new KeyVaultManagementClient(credential, sub, armNextGen)),
     secrets: memo(
       (vaultUrl) =>
