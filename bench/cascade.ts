@@ -49,10 +49,13 @@ interface Measure {
   armWritesPerDependent: number;
   armReads: number;
   armWrites: number;
+  /** Of those, requests the emulator answered 429 (ARM's read / write buckets were empty). */
+  armReadsThrottled: number;
+  armWritesThrottled: number;
   /**
    * runs.list + runs.get per dependent: what watching the runs cost. The GET of the run that ends each scheduleRun
-   * long-running operation (the SDK poller reads the Location once the operation status says Succeeded; one
-   * operationStatuses.get per run here, nothing else in the cascade is asynchronous) is scheduling, not watching.
+   * long-running operation (the SDK poller reads the Location once the operation status says Succeeded) is
+   * scheduling, not watching: one per dependent is not counted.
    */
   watchReadsPerDependent: number;
   /** Delivery → the first, then 10 / 25 / 50 / 75 / 90 % of the first-wave runs accepted: the scheduling curve. */
@@ -260,6 +263,8 @@ export async function run(): Promise<Record<string, unknown>> {
           armWritesPerDependent: Math.round((arm.writes / size) * 100) / 100,
           armReads: arm.reads,
           armWrites: arm.writes,
+          armReadsThrottled: counts.requests['*throttled.read'] ?? 0,
+          armWritesThrottled: counts.requests['*throttled.write'] ?? 0,
           watchReadsPerDependent: Math.round((watchReads / size) * 1000) / 1000,
           acceptedAtPercentMs,
           runDurationMedianMs: lasted[Math.floor(lasted.length / 2)] ?? 0,
