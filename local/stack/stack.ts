@@ -50,6 +50,21 @@ export interface StackOptions {
   scenarios?: Scenario[];
   /** Azurite or the host exited without being asked to (the stack is then half gone: `npm start` stops it all). */
   onChildExit?: (child: 'azurite' | 'host', code: number | string) => void;
+  /**
+   * Runs once the emulator is seeded and before the Functions host starts, as `azd provision` (roles, settings)
+   * precedes `azd deploy` (code): set-up the app must find in place from its first call, e.g. its role assignments.
+   */
+  beforeHost?: (ctx: BeforeHostContext) => Promise<void>;
+}
+
+export interface BeforeHostContext {
+  emu: Emulator;
+  seed: SeedResult | undefined;
+  operator: EmulatorTokenCredential;
+  /** The app settings the host will be started with. */
+  appSettings: Readonly<Record<string, string>>;
+  /** Object id of the app's managed identity. */
+  appPrincipalId: string;
 }
 
 export interface FunctionsInfo {
@@ -270,6 +285,7 @@ export async function startStack(opts: StackOptions = {}): Promise<RunningStack>
         durableTaskKey: host.keys.durableTask,
       };
     };
+    await opts.beforeHost?.({ emu, seed, operator, appSettings, appPrincipalId: target.appPrincipalId });
     const functions = await launchHost();
     stopHost = async () => {
       hostExitExpected = true;

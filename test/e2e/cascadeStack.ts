@@ -68,7 +68,7 @@ export async function startCascadeStack(
   prefix: string,
   appSettings: Record<string, string> = {},
   runDurationMs = 200,
-  stackOptions: Pick<StackOptions, 'grantAppRoles'> = {},
+  stackOptions: Pick<StackOptions, 'grantAppRoles' | 'beforeHost'> = {},
 ): Promise<CascadeStack> {
   const stateDir = mkdtempSync(join(tmpdir(), `${prefix}-`));
   const logs: string[] = [];
