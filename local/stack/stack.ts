@@ -92,6 +92,30 @@ export interface RunningStack {
   killHost(): Promise<void>;
   /** Starts the host again on the same port and state. */
   startHost(): Promise<FunctionsInfo>;
+  /**
+   * Starts one more Functions host with the app (another app, or another instance of it on Flex Consumption): same
+   * identity, subscription and Azurite storage (so the same ARM buckets and the same CascadePacing rows), its own task
+   * hub and state, and Event Grid subscriptions from `watch` (registries the stack's host does not watch: a registry's
+   * system topic has one `acr-cascade` subscription). Stopped with the stack.
+   */
+  addHost(opts: ExtraHostOptions): Promise<ExtraHost>;
+  stop(): Promise<void>;
+}
+
+export interface ExtraHostOptions {
+  /** Names the host's task hub (`CASCADE_TASK_HUB`) and state directory. */
+  name: string;
+  /** Registry names or ids whose pushes reach this host. */
+  watch: string[];
+  /** App settings laid over the stack's host's. */
+  appSettings?: Record<string, string>;
+}
+
+export interface ExtraHost {
+  functions: FunctionsInfo;
+  /** Every line the host printed. */
+  lines: string[];
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -270,8 +294,9 @@ export async function startStack(opts: StackOptions = {}): Promise<RunningStack>
 
     // 5. Event Grid subscriptions from the watched registries and the vaults to the app's functions (handshake
     // included). Registries named by --watch that do not exist yet were refused above.
-    const hook = (fn: string) =>
-      `${functions.baseUrl}/runtime/webhooks/eventgrid?functionName=${fn}&code=${functions.eventGridKey}`;
+    const hookOf = (f: FunctionsInfo) => (fn: string) =>
+      `${f.baseUrl}/runtime/webhooks/eventgrid?functionName=${fn}&code=${f.eventGridKey}`;
+    const hook = hookOf(functions);
     for (const r of registries.filter((x) => watchedRegistries.some((id) => id.toLowerCase() === x.id.toLowerCase()))) {
       await subscribeToApp(target, r.id, 'registry', hook('onRegistryEvent'), r.location);
     }
@@ -306,6 +331,40 @@ export async function startStack(opts: StackOptions = {}): Promise<RunningStack>
         const info = await launchHost();
         description.functions = info;
         return info;
+      },
+      addHost: async ({ name, watch, appSettings: extra = {} }) => {
+        if (!/^[a-z][a-z0-9]{0,30}$/i.test(name)) throw new TypeError(`addHost name: '${name}' is not alphanumeric`);
+        const watched = resolveWatch(watch, registries, rgId);
+        const taken = watched.filter((id) => watchedRegistries.some((w) => w.toLowerCase() === id.toLowerCase()));
+        if (taken.length) throw new Error(`addHost ${name}: ${taken.join(', ')} already sends its events to the host`);
+        const extraHost = await spawnHost({
+          appRoot: root,
+          stateDir: join(stateDir, `host-${name}`),
+          env: {
+            ...appSettings,
+            CASCADE_TASK_HUB: `AcrCascade${name}`,
+            CASCADE_WATCHED_REGISTRIES: watched.join(','),
+            ...extra,
+            IDENTITY_ENDPOINT: emu.identityEndpoint,
+            IDENTITY_HEADER: emu.identityHeader,
+            NO_PROXY: '127.0.0.1,localhost',
+          },
+          onLine: (l) => {
+            if (!l.startsWith('{"ready"')) log(`[${name}] ${l}`);
+          },
+        });
+        stoppers.push(() => extraHost.stop());
+        const info: FunctionsInfo = {
+          baseUrl: extraHost.baseUrl,
+          masterKey: extraHost.keys.master,
+          functionKey: extraHost.keys.function,
+          eventGridKey: extraHost.keys.eventGrid,
+          durableTaskKey: extraHost.keys.durableTask,
+        };
+        for (const r of registries.filter((x) => watched.some((id) => id.toLowerCase() === x.id.toLowerCase()))) {
+          await subscribeToApp(target, r.id, 'registry', hookOf(info)('onRegistryEvent'), r.location);
+        }
+        return { functions: info, lines: extraHost.lines, pid: extraHost.pid, stop: () => extraHost.stop() };
       },
       stop: stopAll,
     };

@@ -6,12 +6,20 @@ import { AuthorizationManagementClient } from '@azure/arm-authorization';
 import { ManagedServiceIdentityClient } from '@azure/arm-msi';
 import { KeyVaultManagementClient } from '@azure/arm-keyvault';
 import { SecretClient } from '@azure/keyvault-secrets';
-import { TableClient } from '@azure/data-tables';
+import { TableClient, type TableServiceClientOptions } from '@azure/data-tables';
 import { EventGridPublisherClient } from '@azure/eventgrid';
 import type { Settings } from '../config/settings.js';
 import { invocationLog } from '../telemetry/invocation.js';
-import { WRITE_BURST, WRITE_REFILL_PER_SECOND, WritePacer, writePacerPolicy } from './writePacer.js';
-import { PACING_TABLE, TableWriteBudget } from './writeBudget.js';
+import {
+  MAX_READ_WAIT_MS,
+  READ_BURST,
+  READ_REFILL_PER_SECOND,
+  WRITE_BURST,
+  WRITE_REFILL_PER_SECOND,
+  WritePacer,
+  writePacerPolicy,
+} from './writePacer.js';
+import { PACING_TABLE, READS_PARTITION, TableWriteBudget } from './writeBudget.js';
 
 export interface AzureClients {
   readonly credential: TokenCredential;
@@ -63,19 +71,23 @@ export function createCredential(settings: Pick<Settings, 'appIdentityClientId'>
 }
 
 /** Parses `AccountName=...;` connection strings, `UseDevelopmentStorage=true`, or an account name (identity-based). */
-function tableClientFactory(connection: string, credential: TokenCredential): (table: string) => TableClient {
+function tableClientFactory(
+  connection: string,
+  credential: TokenCredential,
+  options: TableServiceClientOptions = {},
+): (table: string) => TableClient {
   if (/^UseDevelopmentStorage=true/i.test(connection)) {
     const dev =
       'DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;TableEndpoint=http://127.0.0.1:10002/devstoreaccount1;';
-    return (t) => TableClient.fromConnectionString(dev, t, { allowInsecureConnection: true });
+    return (t) => TableClient.fromConnectionString(dev, t, { ...options, allowInsecureConnection: true });
   }
   if (/AccountName=|TableEndpoint=/i.test(connection)) {
     const insecure = /TableEndpoint=http:|DefaultEndpointsProtocol=http;/i.test(connection);
-    return (t) => TableClient.fromConnectionString(connection, t, { allowInsecureConnection: insecure });
+    return (t) => TableClient.fromConnectionString(connection, t, { ...options, allowInsecureConnection: insecure });
   }
   // Identity-based: AzureWebJobsStorage__accountName (Functions convention) or a table service URL.
   const url = /^https:\/\//i.test(connection) ? connection : `https://${connection}.table.core.windows.net`;
-  return (t) => new TableClient(url, t, credential);
+  return (t) => new TableClient(url, t, credential, options);
 }
 
 export function createAzureClients(
@@ -95,22 +107,41 @@ export function createAzureClients(
     process.env.AzureWebJobsStorage__accountName ??
     settings.storageConnection;
   const tables = memo(tableClientFactory(storage, credential));
+  // The pacing rows fail fast (one quick retry, not the SDK's ~6 s of backoff): every ARM request waits on them, and
+  // without them the pacer paces the process alone for a while (writePacer.ts SHARED_RETRY_AFTER_MS).
+  const pacingTable = tableClientFactory(storage, credential, {
+    retryOptions: { maxRetries: 1, retryDelayInMs: 100, maxRetryDelayInMs: 200 },
+  })(PACING_TABLE);
   // Every instance of the app paces its writes from one bucket in the app's storage (writeBudget.ts).
   const writePacer =
     pacer ??
     new WritePacer({
-      shared: new TableWriteBudget(tables(PACING_TABLE), { burst: WRITE_BURST, perSecond: WRITE_REFILL_PER_SECOND }),
+      shared: new TableWriteBudget(pacingTable, { burst: WRITE_BURST, perSecond: WRITE_REFILL_PER_SECOND }),
       onSharedError: (err) =>
         invocationLog(`ARM write budget: the shared table failed; pacing this instance alone: ${String(err)}`),
     });
-  const acrOptions = { ...arm, additionalPolicies: [writePacerPolicy(writePacer)] };
+  // ARM's read bucket, shared the same way: ACR's LRO polls (two reads per scheduleRun) wait for it instead of 429s.
+  const readPacer = new WritePacer({
+    burst: READ_BURST,
+    perSecond: READ_REFILL_PER_SECOND,
+    maxWaitMs: MAX_READ_WAIT_MS,
+    shared: new TableWriteBudget(pacingTable, {
+      burst: READ_BURST,
+      perSecond: READ_REFILL_PER_SECOND,
+      partition: READS_PARTITION,
+    }),
+    onSharedError: (err) =>
+      invocationLog(`ARM read budget: the shared table failed; pacing this instance alone: ${String(err)}`),
+  });
+  // ARM counts every client's requests of this principal in the same buckets: the ARM clients share the pacers.
+  const paced = { ...arm, additionalPolicies: [writePacerPolicy(writePacer, readPacer)] };
   let publisher: EventGridPublisherClient<'CloudEvent'> | undefined;
   return {
     credential,
     writePacer,
-    acr: memo((sub) => new ContainerRegistryManagementClient(credential, sub, acrOptions)),
-    authorization: memo((sub) => new AuthorizationManagementClient(credential, sub, arm)),
-    identities: memo((sub) => new ManagedServiceIdentityClient(credential, sub, arm)),
+    acr: memo((sub) => new ContainerRegistryManagementClient(credential, sub, paced)),
+    authorization: memo((sub) => new AuthorizationManagementClient(credential, sub, paced)),
+    identities: memo((sub) => new ManagedServiceIdentityClient(credential, sub, paced)),
     vaults: memo((sub) => new KeyVaultManagementClient(credential, sub, armNextGen)),
     secrets: memo(
       (vaultUrl) =>

@@ -4,10 +4,24 @@
 // every instance: row `writes`/`<subscription>` = { tokens, at } (a token bucket refilled from `at`), taken with
 // optimistic concurrency (ETag). A pacer takes tokens for all its waiting writers in one update, so the cost is one
 // table round trip per burst of writes, not per write; a 429 empties the shared bucket until its Retry-After passed.
+// ARM's read bucket is shared the same way (partition `reads`): with ACR's 202 answers every scheduleRun costs two
+// reads (the Azure-AsyncOperation poll and the run), so a burst of writes is a bigger burst of reads.
 import { RestError, type TableClient } from '@azure/data-tables';
 
 export const PACING_TABLE = 'CascadePacing';
-const PARTITION = 'writes';
+/** Partition of ARM's write bucket; ARM's read bucket is `READS_PARTITION`. Row key: the subscription. */
+export const WRITES_PARTITION = 'writes';
+export const READS_PARTITION = 'reads';
+/**
+ * The row holds fewer tokens than ARM's bucket: one second of refill (at least 5). A grant comes before ARM counts the
+ * request, by its latency; while ARM's bucket is full it gains nothing in that time, but the row, already drawn, does
+ * refill. So each burst sent into a full bucket puts the row ahead of ARM by `perSecond × latency` (measured: 1–3
+ * write 429s and as many read 429s per 300 scheduleRuns of two instances on a loaded 2-core machine without it). An SDK retry of a 429'd request also spends a
+ * token nobody took. The margin costs one second of ARM's refill once per full bucket, not per write.
+ */
+export function sharedBurstOf(burst: number, perSecond: number): number {
+  return Math.max(1, burst - Math.max(5, Math.ceil(perSecond)));
+}
 /** Concurrent updates of the row: give up (the caller waits and asks again) after this many lost races. */
 const MAX_RACES = 8;
 
@@ -25,8 +39,11 @@ export interface SharedWriteBudget {
 }
 
 export interface TableWriteBudgetOptions {
+  /** ARM's burst; the row holds sharedBurstOf(burst, perSecond). */
   burst: number;
   perSecond: number;
+  /** Which of ARM's buckets the row holds (default `writes`). */
+  partition?: string;
   now?: () => number;
 }
 
@@ -42,12 +59,16 @@ function status(err: unknown): number | undefined {
 export class TableWriteBudget implements SharedWriteBudget {
   private ready: Promise<void> | undefined;
   private readonly now: () => number;
+  private readonly partition: string;
+  private readonly burst: number;
 
   constructor(
     private readonly table: TableClient,
     private readonly options: TableWriteBudgetOptions,
   ) {
     this.now = options.now ?? Date.now;
+    this.partition = options.partition ?? WRITES_PARTITION;
+    this.burst = sharedBurstOf(options.burst, options.perSecond);
   }
 
   private ensure(): Promise<void> {
@@ -60,7 +81,7 @@ export class TableWriteBudget implements SharedWriteBudget {
 
   private async read(rowKey: string): Promise<(Row & { etag: string }) | undefined> {
     try {
-      const e = await this.table.getEntity<Row>(PARTITION, rowKey);
+      const e = await this.table.getEntity<Row>(this.partition, rowKey);
       return { tokens: Number(e.tokens), at: Number(e.at), etag: e.etag };
     } catch (err) {
       if (status(err) === 404) return undefined;
@@ -70,7 +91,7 @@ export class TableWriteBudget implements SharedWriteBudget {
 
   /** Writes the row if nobody did since `etag` (undefined = must not exist yet); false on a lost race. */
   private async write(rowKey: string, row: Row, etag: string | undefined): Promise<boolean> {
-    const entity = { partitionKey: PARTITION, rowKey, tokens: row.tokens, at: row.at };
+    const entity = { partitionKey: this.partition, rowKey, tokens: row.tokens, at: row.at };
     try {
       if (etag === undefined) await this.table.createEntity(entity);
       else await this.table.updateEntity(entity, 'Replace', { etag });
@@ -83,10 +104,10 @@ export class TableWriteBudget implements SharedWriteBudget {
 
   /** The bucket refilled up to now (tokens may be fractional; `at` in the future = blocked by a 429 until then). */
   private refill(row: Row | undefined, now: number): Row {
-    if (!row) return { tokens: this.options.burst, at: now };
+    if (!row) return { tokens: this.burst, at: now };
     if (now <= row.at) return row;
     return {
-      tokens: Math.min(this.options.burst, row.tokens + ((now - row.at) / 1000) * this.options.perSecond),
+      tokens: Math.min(this.burst, row.tokens + ((now - row.at) / 1000) * this.options.perSecond),
       at: now,
     };
   }

@@ -5,6 +5,10 @@
 // One pacer per AzureClients (one credential = one principal), i.e. one per worker process in production; with a
 // SharedWriteBudget (writeBudget.ts, a Table row) the pacers of every instance of the app draw from one bucket, as ARM
 // counts it, instead of each spending the whole of it.
+// The same class paces ARM's read bucket (250, 25/s; READ_* below): with ACR's 202 + Azure-AsyncOperation answers each
+// scheduleRun is one write and two reads (the operation poll, then the run), so 200 writes at once are 400 reads at
+// once. Unpaced, those polls earned 429s until the SDK's retries ran out; the write had been accepted, the activity saw
+// a 429 and scheduled the run again. The pipeline policy therefore makes every GET wait for a read token.
 import type { ContainerRegistryManagementClientOptionalParams } from '@azure/arm-containerregistry';
 import { invocationLog } from '../telemetry/invocation.js';
 import { formatLine, recordOf } from '../telemetry/log.js';
@@ -17,7 +21,15 @@ export const WRITE_REFILL_PER_SECOND = 10;
 export const MAX_WRITE_WAIT_MS = 10_000;
 /** Most tokens one take from the shared budget asks for (the writers waiting in this process, up to this). */
 export const MAX_SHARED_TAKE = 20;
+/** After the shared budget failed (storage unreachable), pace this process alone for this long before trying it again. */
+export const SHARED_RETRY_AFTER_MS = 30_000;
 export const REMAINING_WRITES_HEADER = 'x-ms-ratelimit-remaining-subscription-writes';
+/** ARM's per-principal subscription read bucket. */
+export const READ_BURST = 250;
+export const READ_REFILL_PER_SECOND = 25;
+/** A read has no durable timer to go to: it waits in-process, up to this per acquire, then asks again. */
+export const MAX_READ_WAIT_MS = 60_000;
+export const REMAINING_READS_HEADER = 'x-ms-ratelimit-remaining-subscription-reads';
 
 export interface WritePacerOptions {
   burst?: number;
@@ -53,6 +65,10 @@ export class WritePacer {
   private readonly pending = new Map<string, { waiting: number; inFlight: number }>();
   private readonly shared: SharedWriteBudget | undefined;
   private readonly onSharedError: (err: unknown) => void;
+  /** Per subscription: tokens acquire() granted whose write the pipeline policy has not sent yet. */
+  private readonly held = new Map<string, number>();
+  /** The shared budget failed: until then every acquire paces locally instead of waiting on a dead table again. */
+  private sharedDownUntil = 0;
   /** Per subscription: tokens taken from the shared budget not yet used, writers waiting, the take in flight. */
   private readonly sharedState = new Map<string, { spare: number; wanting: number; taking?: Promise<BudgetTake> }>();
 
@@ -63,12 +79,12 @@ export class WritePacer {
     return p;
   }
 
-  /** The pipeline policy brackets every write it sends, so a header can be read net of writes still on the way. */
-  beginWrite(subscriptionId: string): void {
+  /** The pipeline policy brackets every request it sends, so a header can be read net of requests still on the way. */
+  beginRequest(subscriptionId: string): void {
     this.pendingOf(subscriptionId).inFlight++;
   }
 
-  endWrite(subscriptionId: string): void {
+  endRequest(subscriptionId: string): void {
     const p = this.pendingOf(subscriptionId);
     p.inFlight = Math.max(0, p.inFlight - 1);
   }
@@ -111,7 +127,7 @@ export class WritePacer {
     const now = this.now();
     const blockedMs = Math.max(0, b.at - now);
     const waitMs = blockedMs + Math.max(0, ((1 - b.tokens) / this.perSecond) * 1000);
-    if (waitMs > this.maxWaitMs) return { retryAfterSeconds: Math.max(1, Math.ceil(waitMs / 1000)) };
+    if (waitMs > this.maxWaitMs) return { retryAfterSeconds: comeBackAfter(waitMs) };
     b.tokens -= 1;
     return { waitMs: Math.ceil(waitMs) };
   }
@@ -150,14 +166,15 @@ export class WritePacer {
             });
           taken = await state.taking;
         } catch (err) {
-          this.onSharedError(err);
+          if (this.now() >= this.sharedDownUntil) this.onSharedError(err);
+          this.sharedDownUntil = this.now() + SHARED_RETRY_AFTER_MS;
           return { waitedMs: this.now() - started };
         }
         // Granted, but to writers ahead of us: ask again at once (with everyone still waiting).
         if (state.spare > 0 || taken.granted > 0) continue;
         const waited = this.now() - started;
         if (waited + taken.waitMs > this.maxWaitMs) {
-          return { retryAfterSeconds: Math.max(1, Math.ceil(taken.waitMs / 1000)) };
+          return { retryAfterSeconds: comeBackAfter(taken.waitMs) };
         }
         await this.sleep(Math.max(1, taken.waitMs));
       }
@@ -168,14 +185,22 @@ export class WritePacer {
 
   /** Waits (at most maxWaitMs) for a write token of the subscription: the app's shared one, then this process's. */
   async acquire(subscriptionId: string): Promise<WritePermit> {
-    let sharedWaitMs = 0;
-    if (this.shared) {
+    let sharedWaitMs: number | undefined;
+    if (this.shared && this.now() >= this.sharedDownUntil) {
       const s = await this.takeShared(this.shared, subscriptionId);
       if ('retryAfterSeconds' in s) return { kind: 'throttled', retryAfterSeconds: s.retryAfterSeconds };
       sharedWaitMs = s.waitedMs;
     }
     const r = this.reserve(subscriptionId);
-    if ('retryAfterSeconds' in r) return { kind: 'throttled', retryAfterSeconds: r.retryAfterSeconds };
+    if ('retryAfterSeconds' in r) {
+      // ARM's headers say less is left than the shared row (writes nobody paced): the shared token goes to the next
+      // writer of this process rather than being lost to every instance.
+      if (sharedWaitMs !== undefined) {
+        const st = this.sharedState.get(subscriptionId.toLowerCase());
+        if (st) st.spare++;
+      }
+      return { kind: 'throttled', retryAfterSeconds: r.retryAfterSeconds };
+    }
     if (r.waitMs > 0) {
       const p = this.pendingOf(subscriptionId);
       p.waiting++;
@@ -185,7 +210,18 @@ export class WritePacer {
         p.waiting--;
       }
     }
-    return { kind: 'granted', waitedMs: sharedWaitMs + r.waitMs };
+    const key = subscriptionId.toLowerCase();
+    this.held.set(key, (this.held.get(key) ?? 0) + 1);
+    return { kind: 'granted', waitedMs: (sharedWaitMs ?? 0) + r.waitMs };
+  }
+
+  /** The pipeline sends a write: true when acquire() already granted its token (spent now), false when it must wait. */
+  spendHeld(subscriptionId: string): boolean {
+    const key = subscriptionId.toLowerCase();
+    const n = this.held.get(key) ?? 0;
+    if (n <= 0) return false;
+    this.held.set(key, n - 1);
+    return true;
   }
 
   /**
@@ -213,6 +249,15 @@ export class WritePacer {
   }
 }
 
+/**
+ * Whole seconds a writer is told to come back after, for a token `waitMs` away: rounded down, so it is back (through a
+ * durable timer, which fires late rather than early) before the token is there and waits the rest in-process. Back
+ * late, the bucket refills with nobody to spend it; back early costs one more short wait.
+ */
+export function comeBackAfter(waitMs: number): number {
+  return Math.max(1, Math.floor(waitMs / 1000));
+}
+
 /** Seconds of a Retry-After style header set (`retry-after-ms`, `x-ms-retry-after-ms`, `retry-after` seconds/date). */
 export function retryAfterSecondsOf(get: (name: string) => string | undefined, nowMs = Date.now()): number | undefined {
   for (const name of ['retry-after-ms', 'x-ms-retry-after-ms']) {
@@ -232,11 +277,15 @@ export function subscriptionOfUrl(url: string): string | undefined {
   return /\/subscriptions\/([^/?#]+)/i.exec(url)?.[1];
 }
 
-/** Feeds one ARM response to the pacer; what the pipeline policy does for every attempt. */
+const WRITE_METHODS = /^(PUT|POST|PATCH)$/i;
+const READ_METHODS = /^(GET|HEAD)$/i;
+
+/** Feeds one ARM response to the pacers (writes; reads when given); what the pipeline policy does for every attempt. */
 export function observeArmResponse(
   pacer: WritePacer,
   request: { method: string; url: string },
   response: { status: number; headers: { get(name: string): string | undefined } },
+  reads?: WritePacer,
 ): void {
   const sub = subscriptionOfUrl(request.url);
   if (!sub) return;
@@ -250,32 +299,65 @@ export function observeArmResponse(
       ),
     );
   }
-  const remaining = response.headers.get(REMAINING_WRITES_HEADER);
-  if (remaining !== undefined && remaining.trim() !== '') {
-    pacer.observeRemaining(sub, Number(remaining));
-  } else if (response.status === 429 && /^(PUT|POST|PATCH)$/i.test(request.method)) {
-    pacer.observeThrottled(sub, retryAfterSecondsOf((n) => response.headers.get(n)) ?? 0);
+  if (response.status === 429) {
+    // The bucket of the request's kind is empty until Retry-After, whatever a remaining-count header says.
+    const throttled = WRITE_METHODS.test(request.method)
+      ? pacer
+      : READ_METHODS.test(request.method)
+        ? reads
+        : undefined;
+    throttled?.observeThrottled(sub, retryAfterSecondsOf((n) => response.headers.get(n)) ?? 0);
+  }
+  const remainingOf = (name: string): number | undefined => {
+    const raw = response.headers.get(name);
+    return raw !== undefined && raw.trim() !== '' ? Number(raw) : undefined;
+  };
+  const writes = remainingOf(REMAINING_WRITES_HEADER);
+  if (writes !== undefined) pacer.observeRemaining(sub, writes);
+  const left = remainingOf(REMAINING_READS_HEADER);
+  if (left !== undefined) reads?.observeRemaining(sub, left);
+}
+
+/** Waits for a token in the pipeline (no durable timer to go to there); a long block is waited out in steps. */
+async function waitForToken(pacer: WritePacer, subscriptionId: string): Promise<void> {
+  for (;;) {
+    const permit = await pacer.acquire(subscriptionId);
+    if (permit.kind === 'granted') {
+      pacer.spendHeld(subscriptionId);
+      return;
+    }
+    await new Promise((r) => setTimeout(r, permit.retryAfterSeconds * 1000));
   }
 }
 
 type AdditionalPolicy = NonNullable<ContainerRegistryManagementClientOptionalParams['additionalPolicies']>[number];
 
-/** Pipeline policy (per retry, so every 429 the SDK retries is seen) that teaches the pacer from ARM's headers. */
-export function writePacerPolicy(pacer: WritePacer): AdditionalPolicy {
+/**
+ * Pipeline policy (per retry, so every 429 the SDK retries is seen) that teaches the pacers from ARM's headers and
+ * makes every request on a subscription spend a token: a write the one its caller acquired (scheduleRun acquires first,
+ * where a long wait can still become a durable timer), or else waits for one here (the index build's listDetails,
+ * credential and task updates, an SDK retry of a 429'd write: ARM charges them all to the same bucket); with a read
+ * pacer, every GET (LRO polls included) waits for a read token.
+ */
+export function writePacerPolicy(pacer: WritePacer, reads?: WritePacer): AdditionalPolicy {
   return {
     position: 'perRetry',
     policy: {
       name: 'acrCascadeWritePacer',
       async sendRequest(request, next) {
-        const sub = /^(PUT|POST|PATCH)$/i.test(request.method) ? subscriptionOfUrl(request.url) : undefined;
-        if (sub) pacer.beginWrite(sub);
+        const sub = subscriptionOfUrl(request.url);
+        const isRead = READ_METHODS.test(request.method);
+        const bracket = !sub ? undefined : WRITE_METHODS.test(request.method) ? pacer : isRead ? reads : undefined;
+        if (sub && isRead && reads) await waitForToken(reads, sub);
+        else if (sub && bracket === pacer && !pacer.spendHeld(sub)) await waitForToken(pacer, sub);
+        if (sub) bracket?.beginRequest(sub);
         let response;
         try {
           response = await next(request);
         } finally {
-          if (sub) pacer.endWrite(sub);
+          if (sub) bracket?.endRequest(sub);
         }
-        observeArmResponse(pacer, request, response);
+        observeArmResponse(pacer, request, response, reads);
         return response;
       },
     },

@@ -1,15 +1,20 @@
 import { describe, expect, it } from 'vitest';
 import {
   MAX_WRITE_WAIT_MS,
+  REMAINING_READS_HEADER,
   REMAINING_WRITES_HEADER,
+  SHARED_RETRY_AFTER_MS,
+  comeBackAfter,
   WRITE_BURST,
   WRITE_REFILL_PER_SECOND,
   WritePacer,
   observeArmResponse,
   retryAfterSecondsOf,
   subscriptionOfUrl,
+  writePacerPolicy,
 } from '../../src/azure/writePacer.js';
-import type { BudgetTake, SharedWriteBudget } from '../../src/azure/writeBudget.js';
+import { createHttpHeaders, createPipelineRequest, type PipelineResponse } from '@azure/core-rest-pipeline';
+import { sharedBurstOf, type BudgetTake, type SharedWriteBudget } from '../../src/azure/writeBudget.js';
 
 const SUB = '00000000-0000-0000-0000-000000000001';
 const URL = `https://management.azure.com/subscriptions/${SUB}/resourceGroups/rg/providers/Microsoft.ContainerRegistry/registries/r/scheduleRun?api-version=2019-06-01-preview`;
@@ -75,19 +80,19 @@ describe('WritePacer', () => {
     expect(pacer.estimate('other-subscription')).toBe(2);
   });
 
-  it('answers throttled with the computed seconds, reserving nothing, when the wait would exceed the cap', () => {
+  it('answers throttled with the seconds rounded down, reserving nothing, when the wait would exceed the cap', () => {
     const { pacer } = pacerAt(0);
     pacer.observeRemaining(SUB, 0);
-    // 100 callers fill the next 10 s of refill; the 101st would wait 10.1 s.
+    // 100 callers fill the next 10 s of refill; the 101st would wait 10.1 s: back after 10 s, before its token.
     for (let i = 0; i < 100; i++) expect(pacer.reserve(SUB)).toEqual({ waitMs: (i + 1) * 100 });
-    expect(pacer.reserve(SUB)).toEqual({ retryAfterSeconds: 11 });
+    expect(pacer.reserve(SUB)).toEqual({ retryAfterSeconds: 10 });
     expect(pacer.estimate(SUB)).toBe(-100);
   });
 
   it('acquire answers throttled without sleeping when the wait would exceed the cap', async () => {
     const { pacer, clock } = pacerAt(0);
     pacer.observeThrottled(SUB, 30);
-    expect(await pacer.acquire(SUB)).toEqual({ kind: 'throttled', retryAfterSeconds: 31 });
+    expect(await pacer.acquire(SUB)).toEqual({ kind: 'throttled', retryAfterSeconds: 30 });
     expect(clock.slept).toEqual([]);
   });
 });
@@ -102,10 +107,10 @@ describe('WritePacer learning from ARM', () => {
   it('raises its estimate from a header only net of its own unanswered writes', () => {
     const { pacer } = pacerAt(0, { burst: 10 });
     for (let i = 0; i < 8; i++) pacer.reserve(SUB);
-    for (let i = 0; i < 8; i++) pacer.beginWrite(SUB);
+    for (let i = 0; i < 8; i++) pacer.beginRequest(SUB);
     pacer.observeRemaining(SUB, 9);
     expect(pacer.estimate(SUB)).toBe(2);
-    for (let i = 0; i < 8; i++) pacer.endWrite(SUB);
+    for (let i = 0; i < 8; i++) pacer.endRequest(SUB);
     pacer.observeRemaining(SUB, 9);
     expect(pacer.estimate(SUB)).toBe(9);
   });
@@ -149,6 +154,71 @@ describe('WritePacer learning from ARM', () => {
     expect(pacer.estimate(SUB)).toBe(200);
   });
 
+  it('feeds the remaining-reads header and a 429 to a read to the read pacer, not the write pacer', () => {
+    const { pacer } = pacerAt(0);
+    const { pacer: reads } = pacerAt(0, { burst: 250, perSecond: 25 });
+    observeArmResponse(
+      pacer,
+      { method: 'GET', url: URL },
+      { status: 200, headers: headers({ [REMAINING_READS_HEADER]: '40' }) },
+      reads,
+    );
+    expect([pacer.estimate(SUB), reads.estimate(SUB)]).toEqual([200, 40]);
+    observeArmResponse(
+      pacer,
+      { method: 'GET', url: URL },
+      { status: 429, headers: headers({ 'retry-after': '2' }) },
+      reads,
+    );
+    expect([pacer.estimate(SUB), reads.estimate(SUB)]).toEqual([200, 0]);
+    expect(reads.reserve(SUB)).toEqual({ waitMs: 2040 });
+  });
+
+  it('treats a 429 to a write as empty until Retry-After even when it carries a remaining count', () => {
+    const { pacer } = pacerAt(0);
+    observeArmResponse(
+      pacer,
+      { method: 'PUT', url: URL },
+      { status: 429, headers: headers({ 'retry-after': '4', [REMAINING_WRITES_HEADER]: '0' }) },
+    );
+    expect(pacer.reserve(SUB)).toEqual({ waitMs: 4100 });
+  });
+
+  it('makes every GET on a subscription wait for a read token', async () => {
+    const { pacer } = pacerAt(0);
+    const { pacer: reads, clock } = pacerAt(0, { burst: 1, perSecond: 10 });
+    const { policy } = writePacerPolicy(pacer, reads);
+    const sent: string[] = [];
+    const next = async (request: ReturnType<typeof createPipelineRequest>): Promise<PipelineResponse> => {
+      sent.push(`${request.method}@${clock.ms}`);
+      return { request, status: 200, headers: createHttpHeaders({ [REMAINING_READS_HEADER]: '0' }) };
+    };
+    const get = () => createPipelineRequest({ url: URL, method: 'GET' });
+    await policy.sendRequest(get(), next);
+    await policy.sendRequest(get(), next);
+    // The first read took the one token; ARM then said none were left, so the second waited 100 ms for the refill.
+    expect(sent).toEqual(['GET@0', 'GET@100']);
+    expect(clock.slept).toEqual([100]);
+  });
+
+  it('sends a write on the token its caller acquired, and makes a write nobody acquired for wait for one', async () => {
+    const { pacer, clock } = pacerAt(0, { burst: 1, perSecond: 10 });
+    const { policy } = writePacerPolicy(pacer);
+    const sent: string[] = [];
+    const next = async (request: ReturnType<typeof createPipelineRequest>): Promise<PipelineResponse> => {
+      sent.push(`${request.method}@${clock.ms}`);
+      return { request, status: 202, headers: createHttpHeaders({}) };
+    };
+    const post = () => createPipelineRequest({ url: URL, method: 'POST' });
+    expect(await pacer.acquire(SUB)).toEqual({ kind: 'granted', waitedMs: 0 });
+    await policy.sendRequest(post(), next);
+    // A listDetails-style write: no acquire before it, so it waits here for the next token.
+    await policy.sendRequest(post(), next);
+    expect(sent).toEqual(['POST@0', 'POST@100']);
+    expect(clock.slept).toEqual([100]);
+    expect(pacer.spendHeld(SUB)).toBe(false);
+  });
+
   it('parses Retry-After in seconds, milliseconds or as an HTTP date', () => {
     const now = Date.parse('2025-01-01T00:00:00Z');
     expect(retryAfterSecondsOf(headers({ 'retry-after': '7' }).get, now)).toBe(7);
@@ -174,7 +244,7 @@ describe('WritePacer with the app-wide shared budget', () => {
     constructor(
       public tokens: number,
       private readonly clock: { ms: number },
-      private readonly fail = false,
+      public fail = false,
     ) {}
     async take(_sub: string, want: number): Promise<BudgetTake> {
       await Promise.resolve();
@@ -228,10 +298,43 @@ describe('WritePacer with the app-wide shared budget', () => {
     expect(await pacer.acquire(SUB)).toEqual({ kind: 'throttled', retryAfterSeconds: 30 });
   });
 
-  it('paces the instance alone when the shared table fails, and says so', async () => {
-    const { pacer, errors } = shared(0, true);
+  it('paces the instance alone when the shared table fails, says so once, and tries the table again later', async () => {
+    const { pacer, budget, errors, clock } = shared(0, true);
     expect(await pacer.acquire(SUB)).toEqual({ kind: 'granted', waitedMs: 0 });
+    expect(await pacer.acquire(SUB)).toEqual({ kind: 'granted', waitedMs: 0 });
+    // The second acquire did not wait on the dead table again (the first failure is remembered).
     expect(errors).toHaveLength(1);
     expect(String(errors[0])).toContain('table unavailable');
+    clock.ms += SHARED_RETRY_AFTER_MS;
+    budget.fail = false;
+    budget.tokens = 3;
+    expect(await pacer.acquire(SUB)).toEqual({ kind: 'granted', waitedMs: 0 });
+    expect(budget.tokens).toBe(2);
+  });
+
+  it('gives a shared token the local estimate turned away to the next writer of the process, not back to the table', async () => {
+    const { pacer, budget } = shared(5);
+    // ARM says nothing is left (writes the pacer did not pace): 10 s of refill promised already, then one more writer.
+    pacer.observeRemaining(SUB, 0);
+    for (let i = 0; i < 100; i++) pacer.reserve(SUB);
+    expect(await pacer.acquire(SUB)).toEqual({ kind: 'throttled', retryAfterSeconds: 10 });
+    expect([budget.tokens, budget.takes]).toEqual([4, [1]]);
+    // The next writer is served from that token once ARM has room again, without taking from the table.
+    pacer.observeRemaining(SUB, 50);
+    expect(await pacer.acquire(SUB)).toMatchObject({ kind: 'granted' });
+    expect([budget.tokens, budget.takes]).toEqual([4, [1]]);
+  });
+
+  it('tells a writer to come back no later than its token is there (rounded down, at least 1 s)', () => {
+    expect([comeBackAfter(100), comeBackAfter(1_999), comeBackAfter(10_100), comeBackAfter(31_000)]).toEqual([
+      1, 1, 10, 31,
+    ]);
+  });
+
+  it('holds one second of refill less than ARM’s bucket in the shared row (at least 5 tokens)', () => {
+    expect(sharedBurstOf(200, 10)).toBe(190);
+    expect(sharedBurstOf(250, 25)).toBe(225);
+    expect(sharedBurstOf(50, 2)).toBe(45);
+    expect(sharedBurstOf(3, 10)).toBe(1);
   });
 });

@@ -57,7 +57,14 @@ export function registerAdmin(emu: Emulator): void {
     op: 'admin.stats.get',
     method: 'GET',
     path: '/stats',
-    handler: () => ({ status: 200, body: { requests: Object.fromEntries(emu.throttle.counts) } }),
+    // `throttled`: the requests of `requests` that a bucket answered 429 (injected faults are not counted there).
+    handler: () => ({
+      status: 200,
+      body: {
+        requests: Object.fromEntries(emu.throttle.counts),
+        throttled: Object.fromEntries(emu.throttle.throttled),
+      },
+    }),
   });
   emu.adminRoute({
     op: 'admin.stats.reset',

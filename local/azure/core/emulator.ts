@@ -574,9 +574,10 @@ export class Emulator {
     if (sub && sub.toLowerCase() !== this.subscriptionId.toLowerCase()) throw armErrors.subscriptionNotFound(sub);
 
     // Throttling (per principal + subscription + kind)
-    const bucket = this.throttle.take(req.caller.objectId, sub ?? 'tenant', kind, Date.now());
+    const bucket = this.throttle.take(req.caller.objectId, sub ?? 'tenant', kind, Date.now(), route.op);
     if ('retryAfter' in bucket) {
-      // Counted apart too (`*throttled.read`, ...): benchmarks tell requests spent on 429s from useful ones.
+      // Counted apart too (`*throttled.read`, ...): benchmarks tell requests spent on 429s from useful ones. Per
+      // operation in `/stats`' `throttled` (Throttle.take).
       this.throttle.counts.set(`*throttled.${kind}`, (this.throttle.counts.get(`*throttled.${kind}`) ?? 0) + 1);
       throw armErrors.throttled(bucket.retryAfter, kind === 'read' ? 'subscription reads' : `subscription ${kind}s`);
     }

@@ -45,6 +45,8 @@ export class Throttle {
   private readonly buckets = new Map<string, Bucket>();
   /** Requests per operation name, and per kind, since the last reset. */
   readonly counts = new Map<string, number>();
+  /** Requests answered 429 by a bucket (not injected faults), per operation name and per kind, since the last reset. */
+  readonly throttled = new Map<string, number>();
   private faultCounter = 0;
 
   count(operation: string, kind: OpKind): void {
@@ -54,14 +56,16 @@ export class Throttle {
 
   resetCounts(): void {
     this.counts.clear();
+    this.throttled.clear();
   }
 
-  /** Takes one token; returns remaining tokens, or the seconds to wait when empty. */
+  /** Takes one token; returns remaining tokens, or the seconds to wait when empty (counted under `operation`). */
   take(
     principal: string,
     subscription: string,
     kind: OpKind,
     nowMs: number,
+    operation = '',
   ): { remaining: number } | { retryAfter: number } {
     const spec = this.config[kind];
     if (!this.config.enabled) return { remaining: spec.burst };
@@ -70,7 +74,11 @@ export class Throttle {
     b.tokens = Math.min(spec.burst, b.tokens + ((nowMs - b.at) / 1000) * spec.perSecond);
     b.at = nowMs;
     this.buckets.set(k, b);
-    if (b.tokens < 1) return { retryAfter: Math.max(1, Math.ceil((1 - b.tokens) / spec.perSecond)) };
+    if (b.tokens < 1) {
+      if (operation) this.throttled.set(operation, (this.throttled.get(operation) ?? 0) + 1);
+      this.throttled.set(`*${kind}`, (this.throttled.get(`*${kind}`) ?? 0) + 1);
+      return { retryAfter: Math.max(1, Math.ceil((1 - b.tokens) / spec.perSecond)) };
+    }
     b.tokens -= 1;
     return { remaining: Math.floor(b.tokens) };
   }
