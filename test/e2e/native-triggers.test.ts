@@ -72,6 +72,40 @@ async function runsPerTask(s: CascadeStack, names: string[], before: Record<stri
   return out;
 }
 
+/**
+ * Waits until nothing set-up started is still going: every push delivered, no cascade active, every run of `names`
+ * ended — twice, 3 s apart (an intake starts its cascade a moment after the delivery). The set-up's own runs push
+ * mid1/mid2 into the watched registry, and the cascades those pushes start must not land in a test's run counts.
+ */
+async function quiesce(s: CascadeStack, names: string[]): Promise<void> {
+  let busy = '';
+  const idle = async () => {
+    await s.admin('GET', '/eventgrid/idle');
+    const res = await s.call('GET', '/api/rebuilds');
+    const cascades = (res.json.cascades ?? []) as { id: string; status: string }[];
+    const active = cascades.filter((c) => ['Pending', 'Running', 'Suspended'].includes(c.status));
+    busy = active.map((c) => `cascade ${c.id} ${c.status}`).join(', ');
+    if (active.length > 0) return false;
+    for (const name of names) {
+      const open = (await s.runsOf(name)).filter((r) => !TERMINAL.includes(r.status ?? ''));
+      busy = open.map((r) => `run ${r.runId} of ${name} ${r.status}`).join(', ');
+      if (open.length > 0) return false;
+    }
+    return true;
+  };
+  await waitFor(
+    'the set-up cascades and runs to end',
+    async () => {
+      if (!(await idle())) return undefined;
+      await new Promise((r) => setTimeout(r, 3000));
+      return (await idle()) ? true : undefined;
+    },
+    150_000,
+  ).catch((err: Error) => {
+    throw new Error(`${err.message}; still going: ${busy || 'nothing (an answer failed?)'}`);
+  });
+}
+
 async function counts(s: CascadeStack, names: string[]): Promise<Record<string, number>> {
   return Object.fromEntries(await Promise.all(names.map(async (n) => [n, (await s.runsOf(n)).length] as const)));
 }
@@ -101,7 +135,13 @@ describe('CASCADE_NATIVE_TRIGGERS=adopt (default)', () => {
   }
 
   beforeAll(async () => {
-    s = await startCascadeStack('native-adopt', { CASCADE_SETTLE_SECONDS: '1' }, RUN_MS);
+    // ACR starts its runs when the push lands, before Event Grid delivers it: 30 s of adopt window is plenty here, and
+    // keeps the cascades the set-up's pushes start (waited out by quiesce) short.
+    s = await startCascadeStack(
+      'native-adopt',
+      { CASCADE_SETTLE_SECONDS: '1', CASCADE_NATIVE_ADOPT_WINDOW_SECONDS: '30' },
+      RUN_MS,
+    );
     const seed = s.stack.seed!;
     const authz = new AuthorizationManagementClient(s.stack.operator, s.stack.emu.subscriptionId, {
       endpoint: s.stack.emu.armEndpoint,
@@ -125,7 +165,8 @@ describe('CASCADE_NATIVE_TRIGGERS=adopt (default)', () => {
     }
     for (const name of [...SEED_TASKS, ...CHAIN]) await runOnce(s, name);
     await refreshIndex(s);
-  }, 240_000);
+    await quiesce(s, [...SEED_TASKS, ...CHAIN]);
+  }, 400_000);
 
   afterAll(async () => {
     await s?.stop();
