@@ -142,7 +142,10 @@ export function createAzureClients(
     acr: memo((sub) => new ContainerRegistryManagementClient(credential, sub, paced)),
     authorization: memo((sub) => new AuthorizationManagementClient(credential, sub, paced)),
     identities: memo((sub) => new ManagedServiceIdentityClient(credential, sub, paced)),
-    vaults: memo((sub) => new KeyVaultManagementClient(credential, sub, armNextGen)),
+    vaults: memo(
+      (sub) =>
+        new KeyVaultManagementClient(credential, sub, { ...armNextGen, additionalPolicies: paced.additionalPolicies }),
+    ),
     secrets: memo(
       (vaultUrl) =>
         new SecretClient(vaultUrl, credential, {

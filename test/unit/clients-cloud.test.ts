@@ -50,3 +50,15 @@ describe('sovereign-cloud endpoints from settings', () => {
     expect([table.url, table.tableName]).toEqual(['https://stcascade.table.core.usgovcloudapi.net/', 'CascadeIndex']);
   });
 });
+
+describe('ARM pacing', () => {
+  it('puts the pacers on every ARM client: ARM counts all requests of one principal in the same buckets', () => {
+    const clients = createAzureClients(loadSettings({}), new RecordingCredential());
+    const sub = '00000000-0000-0000-0000-000000000001';
+    const policies = (client: { pipeline: { getOrderedPolicies(): { name: string }[] } }) =>
+      client.pipeline.getOrderedPolicies().map((p) => p.name);
+    for (const client of [clients.acr(sub), clients.authorization(sub), clients.identities(sub), clients.vaults(sub)]) {
+      expect(policies(client)).toContain('acrCascadeWritePacer');
+    }
+  });
+});
