@@ -168,7 +168,7 @@ function build(): Command & { exitCodeOf(): number } {
     .command('rebuild')
     .description('start a cascade for <image> (or --task ids); --dry-run shows the plan, --watch follows it')
     .argument('[image]', 'image reference whose dependents to rebuild')
-    .option('--task <id...>', 'ACR task ARM id(s) to rebuild instead of an image’s dependents')
+    .option('--task <task...>', 'tasks to rebuild instead of an image’s dependents: <registry>/<task> or ARM id')
     .option('--digest <digest>', 'rebuild for this digest of the image')
     .option('--dry-run', 'plan with preflight only; start nothing')
     .option('--watch', 'follow the cascade until it ends (exit code = its outcome)')
@@ -179,11 +179,12 @@ function build(): Command & { exitCodeOf(): number } {
           image: string | undefined,
           o: { task?: string[]; digest?: string; dryRun?: boolean; watch?: boolean; interval: number },
         ) => {
-          if (!image && !o.task) throw new UsageError('give an image reference or --task <id>');
+          if (!image && !o.task) throw new UsageError('give an image reference or --task <task>');
           if (image && o.task) throw new UsageError('give an image reference or --task, not both');
           if (o.digest && !image) throw new UsageError('--digest needs an image reference');
           const { client, json } = ctx();
-          const body = image ? { image: o.digest ? { ref: image, digest: o.digest } : image } : { tasks: o.task };
+          const tasks = o.task ? await taskIdsOf(client, o.task) : undefined;
+          const body = image ? { image: o.digest ? { ref: image, digest: o.digest } : image } : { tasks };
           if (o.dryRun) {
             const r = await client.post<DryRunBody>('rebuilds', { ...body, dryRun: true });
             out(json ? JSON.stringify(r, null, 2) : renderPlan(r.plan, 'Dry run'));
@@ -201,7 +202,7 @@ function build(): Command & { exitCodeOf(): number } {
           if (!json) out(`started cascade ${started.id}`);
           // The plan names each wave's tasks in the live display; the cascade itself plans again.
           const plan = await client
-            .post<PlanBody>('plan', image ? { image, ...(o.digest ? { digest: o.digest } : {}) } : { tasks: o.task })
+            .post<PlanBody>('plan', image ? { image, ...(o.digest ? { digest: o.digest } : {}) } : { tasks })
             .catch(() => undefined);
           return follow(client, started.id, json, o.interval, plan);
         },
@@ -263,20 +264,21 @@ function build(): Command & { exitCodeOf(): number } {
     .command('credentials')
     .description('every task registry login and its health; --check runs a check now and waits for it')
     .option('--check', 'run a credential check now and show its result')
-    .option('--task <id...>', 'only these task ids (ARM ids)')
+    .option('--task <task...>', 'only these tasks: <registry>/<task> or ARM id')
     .option('--status <status>', 'only credentials in this status (healthy, expiring, expired, …)')
     .option('--timeout <seconds>', 'how long --check waits', positiveNumber('--timeout'), 300)
     .action(
       action(async (o: { check?: boolean; task?: string[]; status?: string; timeout: number }) => {
         const { client, json } = ctx();
         if (o.task && o.task.length > 1 && !o.check) throw new UsageError('--task lists one task unless --check');
+        const tasks = o.task ? await taskIdsOf(client, o.task) : undefined;
         const read = () =>
           client.get<CredentialsBody>('credentials', {
             status: o.status,
-            task: o.task?.length === 1 ? o.task[0] : undefined,
+            task: tasks?.length === 1 ? tasks[0] : undefined,
           });
         if (o.check) {
-          const started = await client.post<CheckStartedBody>('credentials/check', o.task ? { tasks: o.task } : {});
+          const started = await client.post<CheckStartedBody>('credentials/check', tasks ? { tasks } : {});
           if (!json)
             err(`credential check ${started.checkId ?? ''}${started.alreadyRunning ? ' (already running)' : ''}…`);
           const until = Date.now() + o.timeout * 1000;
@@ -325,6 +327,37 @@ function build(): Command & { exitCodeOf(): number } {
     );
 
   return Object.assign(program, { exitCodeOf: () => exitCode });
+}
+
+/** What `GET /api/index/tasks?task=` answers, as far as --task needs it. */
+interface IndexTasksBody {
+  tasks: { id: string; name: string; registry: string }[];
+}
+
+/**
+ * `--task` takes ARM ids or the `<registry>/<task>` names the CLI prints (a bare task name when it is unique); names
+ * are looked up in the app's index, one request for all of them.
+ */
+async function taskIdsOf(client: ApiClient, given: string[]): Promise<string[]> {
+  const names = given.filter((g) => !g.startsWith('/'));
+  if (names.length === 0) return given;
+  const found = await client.get<IndexTasksBody>('index/tasks', { task: names.join(','), top: '5000' });
+  return given.map((g) => {
+    if (g.startsWith('/')) return g;
+    const n = g.toLowerCase();
+    const hits = found.tasks.filter((t) =>
+      n.includes('/') ? `${t.registry}/${t.name}`.toLowerCase() === n : t.name.toLowerCase() === n,
+    );
+    if (hits.length === 0) {
+      throw new UsageError(
+        `no task '${g}' in the app's index: give <registry>/<task> or the task's ARM id (GET /api/index/tasks lists them)`,
+      );
+    }
+    if (hits.length > 1) {
+      throw new UsageError(`'${g}' names ${hits.length} tasks (${hits.map((h) => h.id).join(', ')}): give its ARM id`);
+    }
+    return hits[0]!.id;
+  });
 }
 
 /** --watch: the live display (or change lines), then the cascade's report; Ctrl-C stops watching only. */

@@ -284,19 +284,26 @@ export interface IndexTasksView {
 
 export async function getIndexTasks(req: HttpRequest): Promise<HttpResponseInit> {
   const top = v.top(req.query.get('top'), 500, 5000);
+  // `task=registry/name,…` finds tasks by the names people see (the CLI turns them into ARM ids this way).
+  const names = v.taskNames(req.query.get('task'));
   const snap = await planActivities().index();
   const perRegistry = new Map<string, number>();
   const tasks: IndexTasksView['tasks'] = [];
+  let matched = 0;
   const sorted = [...snap.tasks.values()].sort((a, b) => a.info.name.localeCompare(b.info.name));
   for (const t of sorted) {
     const regKey = normalizeId(t.registryId);
     const reg = snap.registries.get(regKey);
     perRegistry.set(regKey, (perRegistry.get(regKey) ?? 0) + 1);
+    const registryName = reg?.name ?? t.registryId.split('/').pop() ?? t.registryId;
+    const full = `${registryName}/${t.info.name}`.toLowerCase();
+    if (names && !names.some((n) => n === full || n === t.info.name.toLowerCase())) continue;
+    matched++;
     if (tasks.length >= top) continue;
     tasks.push({
       id: t.taskId,
       name: t.info.name,
-      registry: reg?.name ?? t.registryId.split('/').pop() ?? t.registryId,
+      registry: registryName,
       status: t.info.status,
       baseImages: t.info.baseImages.map((b) => ({ ref: b.ref, source: b.source })),
       outputImages: t.info.outputImages,
@@ -317,7 +324,7 @@ export async function getIndexTasks(req: HttpRequest): Promise<HttpResponseInit>
     refreshedAt: snap.meta.refreshedAt,
     registries,
     tasks,
-    truncated: snap.tasks.size > tasks.length,
+    truncated: matched > tasks.length,
   };
   return { status: 200, jsonBody: body };
 }

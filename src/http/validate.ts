@@ -150,6 +150,19 @@ export function secretUri(v: unknown, field = 'secret'): { vaultUrl: string; nam
 }
 
 /** `top` from a query: an integer 1–max, default `fallback`. */
+/** ACR's task and registry names (5–50 alphanumerics for a registry; a task name may also hold '-' and '_'). */
+const TASK_NAME = /^(?:[A-Za-z0-9]{1,50}\/)?[A-Za-z0-9][A-Za-z0-9_-]{0,49}$/;
+
+/** `?task=` of the index listing: comma-separated `registry/task` (or bare task) names, as the CLI shows them. */
+export function taskNames(v: string | null, field = 'task'): string[] | undefined {
+  if (v === null) return undefined;
+  const names = v.split(',').map((n) => n.trim());
+  const bad = names.find((n) => !TASK_NAME.test(n));
+  if (bad !== undefined) throw invalid(field, `${quote(bad)} is not a task name ('<registry>/<task>' or '<task>')`);
+  if (names.length > 100) throw invalid(field, 'at most 100 task names');
+  return names.map((n) => n.toLowerCase());
+}
+
 export function top(v: string | null, fallback = 50, max = 1000): number {
   if (v === null) return fallback;
   const n = Number(v);

@@ -64,6 +64,7 @@ function probes(): Probe[] {
     out.push({ method: 'POST', path: `/api/rebuilds/${seg}/cancel` });
     out.push({ method: 'GET', path: `/api/rebuilds/${seg}/tasks` });
     out.push({ method: 'GET', path: '/api/index/tasks', query: { top: raw } });
+    out.push({ method: 'GET', path: '/api/index/tasks', query: { task: raw } });
     out.push({ method: 'GET', path: '/api/rebuilds', query: { status: raw } });
     out.push({ method: 'GET', path: '/api/rebuilds', query: { top: raw } });
     out.push({ method: 'GET', path: '/api/rebuilds', query: { continuation: raw } });
@@ -124,6 +125,10 @@ describe('every route under fuzzed input', () => {
       json: { error: { code: 'InvalidInput', field: 'id' } },
     });
     await expect(s.call('GET', '/api/credentials', { query: { task: '../..' } })).resolves.toMatchObject({
+      status: 400,
+      json: { error: { code: 'InvalidInput', field: 'task' } },
+    });
+    await expect(s.call('GET', '/api/index/tasks', { query: { task: 'myregistry/../x' } })).resolves.toMatchObject({
       status: 400,
       json: { error: { code: 'InvalidInput', field: 'task' } },
     });

@@ -6,6 +6,7 @@ import { existsSync, mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startStack, type RunningStack } from '../../local/stack/stack.js';
+import { SEED } from '../../local/azure/seed.js';
 
 const CLI = join(process.cwd(), 'dist', 'cli', 'main.js');
 const IMAGE = 'mybaseregistry.azurecr.io/baseimages/node:15-alpine';
@@ -182,10 +183,22 @@ describe('acr-cascade CLI against the local stack', () => {
     );
   });
 
+  it('takes --task as the <registry>/<task> name it prints, and says which name it cannot find', async () => {
+    const r = await cli(['rebuild', '--task', 'myregistry/helloworldtask', '--dry-run', '-o', 'json']);
+    expect(r.code).toBe(0);
+    const tasks = Object.values(
+      (JSON.parse(r.stdout) as { plan: { tasks: Record<string, { task: string }> } }).plan.tasks,
+    );
+    expect(tasks.map((t) => t.task)).toEqual([stack.seed!.taskIds[SEED.tasks.hello]]);
+    const missing = await cli(['rebuild', '--task', 'myregistry/nosuchtask', '--dry-run']);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain("no task 'myregistry/nosuchtask' in the app's index");
+  });
+
   it('exits 2 on a usage error (rebuild with neither image nor task)', async () => {
     const r = await cli(['rebuild']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain('give an image reference or --task <id>');
+    expect(r.stderr).toContain('give an image reference or --task <task>');
   });
 
   it('exits 6 when nothing listens at the endpoint', async () => {
