@@ -11,7 +11,7 @@
 import { randomUUID } from 'node:crypto';
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
-import { ContinuationError } from '../activities/report/index.js';
+import { ContinuationError, FIRST_HISTORY_PAGE } from '../activities/report/index.js';
 import { planActivities, reportActivities } from './activities.js';
 import { loadSettings, type Settings } from '../config/settings.js';
 import { CANCEL_EVENT, OrchestrationNames, type CascadeInput, type CascadeResult } from '../contracts/index.js';
@@ -165,7 +165,10 @@ export async function listRebuilds(req: HttpRequest, context: InvocationContext)
   let next: string | undefined;
   const ended = statuses.filter((s) => !ACTIVE_STATUSES.includes(s));
   const room = top - cascades.length;
-  if (room > 0 && (statuses.length === 0 || ended.length > 0)) {
+  const wantsEnded = statuses.length === 0 || ended.length > 0;
+  // A first page full of running cascades still leads on to the ended ones.
+  if (room <= 0 && wantsEnded && !continuation) next = FIRST_HISTORY_PAGE;
+  if (room > 0 && wantsEnded) {
     let page;
     try {
       page = await reportActivities().listCascades({

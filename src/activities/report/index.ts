@@ -98,11 +98,13 @@ export class ContinuationError extends Error {
 }
 
 const encodeToken = (rowKey: string) => Buffer.from(JSON.stringify({ after: rowKey }), 'utf8').toString('base64url');
+/** A token for the first page of the history (every row key sorts after it): for a first page full of running ones. */
+export const FIRST_HISTORY_PAGE = encodeToken('0000000000000|');
 
 function decodeToken(token: string): string {
   try {
     const v = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as { after?: unknown };
-    if (typeof v.after === 'string' && /^[0-9]{13}\|[^']{1,300}$/.test(v.after)) return v.after;
+    if (typeof v.after === 'string' && /^[0-9]{13}\|[^']{0,300}$/.test(v.after)) return v.after;
   } catch {
     // fall through
   }
