@@ -244,7 +244,7 @@ export async function run(): Promise<Record<string, unknown>> {
           if (Date.now() > limit) throw new Error(`${size} dependents (${mode}): cascade did not complete`);
           await sleep(200);
         }
-        const counts = (await admin('GET', '/stats')) as { requests: Counts };
+        const counts = (await admin('GET', '/stats')) as { requests: Counts; throttled: Counts };
         const arm = armCounts(counts.requests);
         const lroFinalReads = arm.ops['registries.operationStatuses.get'] ?? 0;
         const watchReads = Math.max(0, (arm.ops['runs.get'] ?? 0) - lroFinalReads) + (arm.ops['runs.list'] ?? 0);
@@ -263,8 +263,8 @@ export async function run(): Promise<Record<string, unknown>> {
           armWritesPerDependent: Math.round((arm.writes / size) * 100) / 100,
           armReads: arm.reads,
           armWrites: arm.writes,
-          armReadsThrottled: counts.requests['*throttled.read'] ?? 0,
-          armWritesThrottled: counts.requests['*throttled.write'] ?? 0,
+          armReadsThrottled: counts.throttled['*read'] ?? 0,
+          armWritesThrottled: counts.throttled['*write'] ?? 0,
           watchReadsPerDependent: Math.round((watchReads / size) * 1000) / 1000,
           acceptedAtPercentMs,
           runDurationMedianMs: lasted[Math.floor(lasted.length / 2)] ?? 0,

@@ -15,9 +15,10 @@ export const READS_PARTITION = 'reads';
 /**
  * The row holds fewer tokens than ARM's bucket: one second of refill (at least 5). A grant comes before ARM counts the
  * request, by its latency; while ARM's bucket is full it gains nothing in that time, but the row, already drawn, does
- * refill. So each burst sent into a full bucket puts the row ahead of ARM by `perSecond × latency` (measured: 1–3
- * write 429s and as many read 429s per 300 scheduleRuns of two instances on a loaded 2-core machine without it). An SDK retry of a 429'd request also spends a
- * token nobody took. The margin costs one second of ARM's refill once per full bucket, not per write.
+ * refill. So each burst sent into a full bucket puts the row ahead of ARM by `perSecond × latency` (measured without
+ * the margin: 1–3 write 429s and as many read 429s per 300 scheduleRuns of two instances on a loaded 2-core machine).
+ * An SDK retry of a 429'd request also spends a token nobody took. The margin costs one second of ARM's refill once
+ * per full bucket, not per write.
  */
 export function sharedBurstOf(burst: number, perSecond: number): number {
   return Math.max(1, burst - Math.max(5, Math.ceil(perSecond)));

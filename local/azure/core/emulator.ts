@@ -575,12 +575,8 @@ export class Emulator {
 
     // Throttling (per principal + subscription + kind)
     const bucket = this.throttle.take(req.caller.objectId, sub ?? 'tenant', kind, Date.now(), route.op);
-    if ('retryAfter' in bucket) {
-      // Counted apart too (`*throttled.read`, ...): benchmarks tell requests spent on 429s from useful ones. Per
-      // operation in `/stats`' `throttled` (Throttle.take).
-      this.throttle.counts.set(`*throttled.${kind}`, (this.throttle.counts.get(`*throttled.${kind}`) ?? 0) + 1);
+    if ('retryAfter' in bucket)
       throw armErrors.throttled(bucket.retryAfter, kind === 'read' ? 'subscription reads' : `subscription ${kind}s`);
-    }
 
     // Authorisation
     if (route.action !== null) {
